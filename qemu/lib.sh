@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# Common helpers for the qemu/ and tests/ scripts. Source it; do not run it.
+#
+# KERNEL_PROBE_CACHE  where downloads and builds are cached (outside the repo).
+# Every cached item is keyed by its inputs, so a stale entry is never reused.
+
+KP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KP_CACHE=${KERNEL_PROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kernel-probe}
+mkdir -p "$KP_CACHE"
+
+kp_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+kp_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run apt-get update once per process tree (marker in the cache, valid for 6 hours).
+kp_apt_update_once() {
+  local stamp=$KP_CACHE/.apt-updated
+  if [ -z "$(find "$stamp" -mmin -360 2>/dev/null)" ]; then
+    kp_log "apt-get update"
+    apt-get update -q >/dev/null
+    touch "$stamp"
+  fi
+}
+
+# Install Debian packages that are missing (names may carry :arch).
+kp_apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    kp_log "dpkg --add-architecture arm64"
+    dpkg --add-architecture arm64
+    rm -f "$KP_CACHE/.apt-updated"
+  fi
+  kp_apt_update_once
+  kp_log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# apt-get/apt-cache against a private source list for another Debian suite
+# (trixie, trixie-backports), without touching the machine's apt configuration.
+# The archive address is read from the machine's own configuration, so none is
+# written into the repository.
+#   kp_apt_private get|cache ARGS...
+kp_apt_private() {
+  local tool=$1; shift
+  local dir=$KP_CACHE/apt-private
+  mkdir -p "$dir/lists/partial"
+  if [ ! -f "$dir/sources.list" ]; then
+    local uri
+    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+    [ -n "$uri" ] || uri=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+    [ -n "$uri" ] || kp_die "no Debian archive address in /etc/apt"
+    {
+      echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main"
+      echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main"
+    } >"$dir/sources.list"
+  fi
+  local opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent
+    -o "Dir::State::Lists=$dir/lists" -o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+    -o APT::Sandbox::User=root)
+  if [ -z "$(find "$dir/.updated" -mmin -360 2>/dev/null)" ]; then
+    kp_log "apt-get update (private list: trixie, trixie-backports)"
+    apt-get "${opts[@]}" update -q >/dev/null
+    touch "$dir/.updated"
+  fi
+  case $tool in
+    get) apt-get "${opts[@]}" "$@" ;;
+    cache) apt-cache "${opts[@]}" "$@" ;;
+    *) kp_die "kp_apt_private: get or cache, not $tool" ;;
+  esac
+}
+
+# Download one package into the cache (if not there yet) and print the .deb path.
+#   kp_deb_download private|system NAME ARCH
+# "private" looks it up in trixie/trixie-backports, "system" in the machine's
+# own suites. The candidate version is resolved first, and the cached file name
+# carries that version, so a newer upload is fetched and an old one not reused.
+kp_deb_download() {
+  local where=$1 name=$2 arch=$3 dir=$KP_CACHE/debs ver
+  mkdir -p "$dir"
+  if [ "$where" = private ]; then
+    ver=$(kp_apt_private cache show "$name:$arch" 2>/dev/null | awk '/^Version:/{print $2; exit}')
+  else
+    kp_apt_update_once
+    ver=$(apt-cache show "$name:$arch" 2>/dev/null | awk '/^Version:/{print $2; exit}')
+  fi
+  [ -n "$ver" ] || kp_die "package $name:$arch not found in the $where suites"
+  local file=$dir/${name}_${ver//:/%3a}_${arch}.deb
+  if [ ! -s "$file" ]; then
+    kp_log "downloading $name:$arch=$ver"
+    (
+      cd "$dir"
+      if [ "$where" = private ]; then
+        kp_apt_private get download -q "$name:$arch=$ver"
+      else
+        apt-get -o APT::Sandbox::User=root download -q "$name:$arch=$ver"
+      fi
+    ) >/dev/null || kp_die "download of $name:$arch=$ver failed"
+  fi
+  [ -s "$file" ] || kp_die "expected $file after download"
+  printf '%s\n' "$file"
+}
