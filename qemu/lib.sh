@@ -102,3 +102,39 @@ kp_deb_download() {
   [ -s "$file" ] || kp_die "expected $file after download"
   printf '%s\n' "$file"
 }
+
+# ---------------------------------------------------------------------------
+# Kernel toolchain (qemu/setup.sh installs it; the kernel and module builds use it)
+
+# Debian's Rust-for-Linux toolchain: rustc-web, rust-web-src and
+# libstd-rust-web-dev (amd64 + arm64) pinned to one version.
+KP_RUSTC=/usr/bin/rustc
+KP_RUSTDOC=/usr/bin/rustdoc
+KP_LLVM_SUFFIX=-19
+# bindgen-cli version installed with cargo into the cache (Debian's is too old).
+KP_BINDGEN_VERSION=${KP_BINDGEN_VERSION:-0.72.1}
+KP_BINDGEN=$KP_CACHE/bindgen-$KP_BINDGEN_VERSION/bin/bindgen
+# Where setup.sh records the versions it installed.
+KP_TOOLCHAIN_FILE=$KP_CACHE/toolchain-versions.txt
+
+# Path of the extracted busybox-static:arm64 binary (setup.sh extracts it).
+kp_busybox() {
+  local f
+  f=$(ls -d "$KP_CACHE"/busybox/*/bin/busybox 2>/dev/null | sort | tail -n1)
+  [ -n "$f" ] && [ -x "$f" ] || kp_die "busybox for arm64 not extracted yet: run qemu/setup.sh"
+  printf '%s\n' "$f"
+}
+
+# make arguments for an arm64 LLVM + Rust kernel build (kernel and out-of-tree modules).
+kp_kmake_args() {
+  printf '%s\n' ARCH=arm64 "LLVM=$KP_LLVM_SUFFIX" "RUSTC=$KP_RUSTC" "RUSTDOC=$KP_RUSTDOC" \
+    "HOSTRUSTC=$KP_RUSTC" "BINDGEN=$KP_BINDGEN"
+}
+
+# One line that identifies the toolchain (part of the kernel build key).
+kp_toolchain_id() {
+  [ -x "$KP_RUSTC" ] || kp_die "$KP_RUSTC missing: run qemu/setup.sh"
+  [ -x "$KP_BINDGEN" ] || kp_die "$KP_BINDGEN missing: run qemu/setup.sh"
+  printf '%s | %s | %s\n' "$("$KP_RUSTC" --version)" \
+    "$(clang$KP_LLVM_SUFFIX --version | head -n1)" "$("$KP_BINDGEN" --version | head -n1)"
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Build the project's Rust-enabled arm64 kernel (tinyconfig + qemu/kernel.config)
+# with LLVM 19 and Debian's rustc, cached outside the repo.
+#
+#   qemu/build-kernel.sh            build if needed, print the kernel dir on stdout
+#   KERNEL_SRC=/path/to/tree ...    use your own source tree instead of linux-source-7.2
+#
+# The kernel dir ($KP_CACHE/kernel/<key>) holds Image, Image.gz, vmlinuz.efi,
+# config, key.txt and obj/ (the O= build tree: use it as KDIR for out-of-tree
+# modules). <key> hashes the source version, the fragment, rustc --version,
+# the clang version and the bindgen version. A stamp (obj/.kp-done) marks a
+# finished build: with it, make is not run at all.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+frag=$KP_REPO/qemu/kernel.config
+[ -f "$frag" ] || kp_die "missing $frag"
+
+# --- source -----------------------------------------------------------------------
+if [ -n "${KERNEL_SRC:-}" ]; then
+  src=$(cd "$KERNEL_SRC" && pwd)
+  [ -f "$src/Makefile" ] && [ -d "$src/arch/arm64" ] || kp_die "KERNEL_SRC=$src is not a kernel tree"
+  srcid="own tree $src $(make -s -C "$src" kernelversion 2>/dev/null)"
+  if git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
+    srcid="$srcid git $(git -C "$src" rev-parse HEAD)"
+    [ -z "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | head -n1)" ] ||
+      srcid="$srcid dirty-$(git -C "$src" diff HEAD | sha256sum | cut -c1-12)"
+  fi
+else
+  deb=$(kp_deb_download private linux-source-7.2 all)
+  srcroot=$KP_CACHE/src/$(basename "$deb" .deb)
+  src=$srcroot/linux-source-7.2
+  if [ ! -f "$srcroot/.kp-unpacked" ]; then
+    kp_log "unpacking $(basename "$deb") (~1.7 GB, about a minute)"
+    rm -rf "$srcroot" && mkdir -p "$srcroot"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$srcroot" ./usr/src/linux-source-7.2.tar.xz
+    tar -xJf "$srcroot/usr/src/linux-source-7.2.tar.xz" -C "$srcroot"
+    rm -rf "$srcroot/usr"
+    [ -f "$src/Makefile" ] || kp_die "unexpected layout in $(basename "$deb")"
+    touch "$srcroot/.kp-unpacked"
+  fi
+  srcid="debian $(basename "$deb" .deb)"
+fi
+
+# --- key ----------------------------------------------------------------------------
+toolid=$(kp_toolchain_id)
+keytxt=$(printf 'source: %s\nfragment-sha256: %s\ntoolchain: %s\n' \
+  "$srcid" "$(sha256sum <"$frag" | cut -d' ' -f1)" "$toolid")
+key=$(printf '%s' "$keytxt" | sha256sum | cut -c1-16)
+kdir=$KP_CACHE/kernel/$key
+obj=$kdir/obj
+
+if [ -f "$obj/.kp-done" ] && [ -s "$kdir/Image" ] && [ -s "$kdir/Image.gz" ] && [ -s "$kdir/vmlinuz.efi" ]; then
+  kp_log "kernel up to date: $kdir"
+  ln -sfn "$key" "$KP_CACHE/kernel/latest" 2>/dev/null || true
+  printf '%s\n' "$kdir"
+  exit 0
+fi
+
+# Only one kernel build at a time (2 cores, ~1 GB RSS).
+mkdir -p "$KP_CACHE/kernel"
+exec 9>"$KP_CACHE/kernel/.lock"
+kp_log "waiting for the kernel build lock" && flock 9
+if [ -f "$obj/.kp-done" ]; then printf '%s\n' "$kdir"; exit 0; fi
+
+mkdir -p "$obj"
+printf '%s\n' "$keytxt" >"$kdir/key.txt"
+mapfile -t margs < <(kp_kmake_args)
+kmake() { make -s -C "$src" O="$obj" "${margs[@]}" "$@"; }
+
+kp_log "kernel build dir $kdir"
+kp_log "source: $srcid"
+kmake rustavailable >/dev/null || kp_die "Rust is not available for this kernel (see: make rustavailable)"
+
+# --- configure: tinyconfig + fragment, then check the fragment was honoured -------
+kp_log "configuring: tinyconfig + $(basename "$frag")"
+kmake tinyconfig >/dev/null
+(cd "$obj" && ARCH=arm64 LLVM="$KP_LLVM_SUFFIX" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "$frag") >/dev/null
+kmake olddefconfig >/dev/null
+bad=0
+while IFS= read -r line; do
+  case $line in
+    CONFIG_*=*) grep -qxF -- "$line" "$obj/.config" || {
+        kp_log "fragment option not honoured: $line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$obj/.config" || echo unset))"
+        bad=1
+      } ;;
+    "# CONFIG_"*" is not set") grep -qE "^${line:2:-11}=" "$obj/.config" && {
+        kp_log "fragment option not honoured: $line"
+        bad=1
+      } ;;
+  esac
+done <"$frag"
+[ $bad -eq 0 ] || kp_die "the kernel config does not match qemu/kernel.config (dependencies missing?)"
+cp "$obj/.config" "$kdir/config"
+
+# --- build ---------------------------------------------------------------------------
+kp_log "building Image Image.gz vmlinuz.efi modules (-j$(nproc); ~11 min cold on 2 cores)"
+t0=$(date +%s)
+kmake -j"$(nproc)" Image Image.gz vmlinuz.efi modules >"$kdir/build.log" 2>&1 ||
+  { tail -n 40 "$kdir/build.log" >&2; kp_die "kernel build failed (log: $kdir/build.log)"; }
+for f in Image Image.gz vmlinuz.efi; do
+  cp "$obj/arch/arm64/boot/$f" "$kdir/$f.tmp" && mv "$kdir/$f.tmp" "$kdir/$f"
+done
+touch "$obj/.kp-done"
+ln -sfn "$key" "$KP_CACHE/kernel/latest"
+kp_log "kernel built in $(($(date +%s) - t0)) s: $(make -s -C "$src" O="$obj" "${margs[@]}" kernelrelease 2>/dev/null)"
+printf '%s\n' "$kdir"

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Boot tests: images that probe-run accepts and decompresses really boot.
+#   debian-unsigned, debian-signed  Debian's arm64 kernels: Image -> gzip -9 ->
+#                                   probe-run --output -> boots to the guest marker
+#   own-image-gz                    our kernel's Image.gz -> probe-run -> boots
+#   own-zboot                       our vmlinuz.efi (EFI zboot, gzip) -> probe-run
+#                                   -> the inner Image boots
+#   own-zboot-firmware              vmlinuz.efi itself boots through UEFI firmware
+#   negative-corrupt                Image.gz with a byte flipped in its deflate data:
+#                                   probe-run exits 1, writes no output, nothing boots
+# Ends with "N passed, M failed"; exits 1 on any failure.
+#
+# PROBE_RUN=path   probe-run binary (default: target/release/probe-run, built
+#                  with cargo if missing). PROBE_RUN=shim uses qemu/probe-run-shim.sh
+#                  (gzip -dc based), only to test the boot path without probe-run.
+# KP_BOOT_TIMEOUT  per-boot timeout in seconds (default 240).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+timeout_s=${KP_BOOT_TIMEOUT:-240}
+work=$(mktemp -d "${TMPDIR:-/tmp}/kp-test-boot.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0 results=()
+pass() { passed=$((passed + 1)); results+=("PASS $1"); kp_log "PASS $1"; }
+fail() { failed=$((failed + 1)); results+=("FAIL $1: $2"); kp_log "FAIL $1: $2"; }
+
+# --- prerequisites -------------------------------------------------------------------
+"$KP_REPO/qemu/setup.sh"
+probe=${PROBE_RUN:-$KP_REPO/target/release/probe-run}
+if [ "$probe" = shim ]; then
+  probe=$KP_REPO/qemu/probe-run-shim.sh
+  kp_log "WARNING: PROBE_RUN=shim: using gzip -dc instead of probe-run"
+elif [ ! -x "$probe" ]; then
+  kp_log "building probe-run (cargo build --release -p userspace-harness)"
+  (cd "$KP_REPO" && cargo build --release -q -p userspace-harness) || kp_die "cannot build probe-run"
+  [ -x "$probe" ] || kp_die "no probe-run at $probe after cargo build"
+fi
+initrd=$("$KP_REPO/qemu/initramfs.sh")
+kdir=
+if kdir=$("$KP_REPO/qemu/build-kernel.sh"); then :; else kdir=; kp_log "own kernel build failed"; fi
+mapfile -t debian < <("$KP_REPO/tests/fetch-debian-kernels.sh")
+
+# probe_and_boot NAME COMPRESSED-IMAGE [ORIGINAL-IMAGE-TO-COMPARE]
+probe_and_boot() {
+  local name=$1 in=$2 orig=${3:-} out=$work/$1.Image rc=0
+  "$probe" --output "$out" "$in" >"$work/$name.probe" 2>&1 || rc=$?
+  if [ $rc -ne 0 ]; then
+    sed 's/^/  probe-run: /' "$work/$name.probe" >&2
+    fail "$name" "probe-run rejected $(basename "$in") (exit $rc)"
+    return
+  fi
+  [ -s "$out" ] || { fail "$name" "probe-run exit 0 but no output file"; return; }
+  if [ -n "$orig" ] && ! cmp -s "$out" "$orig"; then
+    fail "$name" "probe-run output differs from the original Image"
+    return
+  fi
+  if "$KP_REPO/qemu/run.sh" --kernel "$out" --initrd "$initrd" --scenario boot \
+    --marker "kp-$name-$$" --timeout "$timeout_s"; then
+    pass "$name"
+  else
+    fail "$name" "decompressed image did not boot to the marker"
+  fi
+}
+
+# --- (a) Debian's distro kernels -----------------------------------------------------
+for line in "${debian[@]}"; do
+  read -r dname dimage <<<"$line"
+  case $dname in unsigned | signed) ;; *) continue ;; esac
+  gzip -9 -c "$dimage" >"$work/debian-$dname.Image.gz"
+  probe_and_boot "debian-$dname" "$work/debian-$dname.Image.gz" "$dimage"
+done
+[ ${#debian[@]} -ge 2 ] || fail debian "could not fetch Debian's kernels"
+
+# --- (b) the project's own kernel ------------------------------------------------------
+if [ -n "$kdir" ]; then
+  probe_and_boot own-image-gz "$kdir/Image.gz" "$kdir/Image"
+  probe_and_boot own-zboot "$kdir/vmlinuz.efi"
+  if "$KP_REPO/qemu/run.sh" --efi --kernel "$kdir/vmlinuz.efi" --initrd "$initrd" --scenario boot \
+    --marker "kp-zboot-fw-$$" --timeout "$timeout_s"; then
+    pass own-zboot-firmware
+  else
+    fail own-zboot-firmware "vmlinuz.efi did not boot through UEFI firmware"
+  fi
+else
+  for n in own-image-gz own-zboot own-zboot-firmware; do fail "$n" "no kernel (qemu/build-kernel.sh failed)"; done
+fi
+
+# --- (c) negative: corrupt deflate data ------------------------------------------------
+neg_src=${kdir:+$kdir/Image.gz}
+[ -n "$neg_src" ] || neg_src=$work/debian-unsigned.Image.gz
+if [ -s "$neg_src" ]; then
+  bad=$work/corrupt.Image.gz out=$work/corrupt.Image
+  cp "$neg_src" "$bad"
+  size=$(stat -c %s "$bad") off=$(($(stat -c %s "$bad") / 2))
+  old=$(od -An -tu1 -j "$off" -N1 "$bad" | tr -d ' ')
+  printf "$(printf '\\%03o' $((old ^ 0xff)))" | dd of="$bad" bs=1 seek="$off" conv=notrunc status=none
+  cmp -s "$bad" "$neg_src" && kp_die "corrupting $bad failed"
+  rc=0
+  "$probe" --output "$out" "$bad" >"$work/corrupt.probe" 2>&1 || rc=$?
+  sed 's/^/  probe-run: /' "$work/corrupt.probe" >&2
+  if [ $rc -ne 1 ]; then
+    fail negative-corrupt "probe-run exit $rc on a corrupt Image.gz (byte $off of $size flipped), want 1"
+  elif [ -e "$out" ] || ls "$work"/corrupt.Image.* 2>/dev/null | grep -qv 'corrupt.Image.gz$'; then
+    fail negative-corrupt "probe-run rejected it but left an output file"
+  else
+    pass negative-corrupt # nothing to boot: no image was produced
+  fi
+else
+  fail negative-corrupt "no Image.gz to corrupt"
+fi
+
+echo
+printf '%s\n' "${results[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
