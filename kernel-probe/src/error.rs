@@ -1,0 +1,178 @@
+//! One error type for every way a probe can fail, each with the errno the
+//! kernel's kexec code would return for it.
+
+use core::fmt;
+
+use crate::container::Compression;
+
+/// `EINVAL`: not an image we can load, or a rule of the format is broken.
+pub const EINVAL: i32 = 22;
+/// `EBADMSG`: the compressed data is corrupt, truncated or fails its checksum.
+pub const EBADMSG: i32 = 74;
+/// `EFBIG`: the decompressed image would be larger than the caller allows.
+pub const EFBIG: i32 = 27;
+/// `ENOMEM`: the caller could not allocate the output buffer.
+pub const ENOMEM: i32 = 12;
+
+/// Why a probe rejected its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// No format we know: no gzip, zboot or arm64 Image magic.
+    UnknownFormat,
+    /// A compression we recognise but do not decompress (xz, zstd, ...).
+    UnsupportedCompression(Compression),
+    /// An EFI zboot image whose payload uses a compression other than gzip.
+    UnsupportedZbootCompression(Compression),
+    /// The zboot header is inconsistent (payload outside the file, bad name).
+    BadZbootHeader,
+    /// gzip member header: CM is not 8 (deflate).
+    GzipBadMethod,
+    /// gzip member header: one of the reserved FLG bits 5-7 is set.
+    GzipReservedFlags,
+    /// gzip member header: the FHCRC field does not match the header bytes.
+    GzipHeaderCrc,
+    /// Bytes after the last gzip member that are neither a member nor zero padding.
+    TrailingGarbage,
+    /// The deflate data is invalid.
+    CorruptDeflate,
+    /// The input ends before the compressed stream does.
+    Truncated,
+    /// The CRC32 in a gzip trailer does not match the decompressed data.
+    CrcMismatch,
+    /// The ISIZE in a gzip trailer does not match the decompressed length.
+    IsizeMismatch,
+    /// The decompressed image would exceed the caller's bound.
+    TooBig,
+    /// The caller could not provide the output buffer.
+    NoMemory,
+    /// Fewer than 64 bytes: no room for an arm64 Image header.
+    ImageTooShort,
+    /// The decompressed data has no "ARM\x64" magic at offset 0x38.
+    NotArm64Image,
+    /// `image_size` is 0: a pre-3.17 kernel, which kexec refuses.
+    ImageSizeZero,
+    /// The image's endianness differs from the target's.
+    EndianMismatch,
+    /// The image's page size is not among the granules the target supports.
+    PageSizeUnsupported,
+    /// The image is longer than `text_offset + image_size`: kexec would refuse
+    /// the segment (its file size would exceed its memory size).
+    ImageLongerThanImageSize,
+    /// `text_offset + image_size` overflows 64 bits.
+    ImageSizeOverflow,
+    /// The image starts with "MZ" (an EFI kernel) but its PE/COFF header is broken.
+    BadPeHeader,
+    /// The output buffer handed to the prober is smaller than it asked for.
+    OutputTooSmall,
+    /// The prober was used after it had already finished or failed.
+    InvalidState,
+    /// The caller's maximum is smaller than the head the prober needs (4 KiB).
+    BoundTooSmall,
+}
+
+impl ProbeError {
+    /// The kernel-style errno (positive) for this error.
+    pub const fn errno(self) -> i32 {
+        match self {
+            Self::CorruptDeflate
+            | Self::Truncated
+            | Self::CrcMismatch
+            | Self::IsizeMismatch
+            | Self::GzipHeaderCrc => EBADMSG,
+            Self::TooBig => EFBIG,
+            Self::NoMemory => ENOMEM,
+            Self::UnknownFormat
+            | Self::UnsupportedCompression(_)
+            | Self::UnsupportedZbootCompression(_)
+            | Self::BadZbootHeader
+            | Self::GzipBadMethod
+            | Self::GzipReservedFlags
+            | Self::TrailingGarbage
+            | Self::ImageTooShort
+            | Self::NotArm64Image
+            | Self::ImageSizeZero
+            | Self::EndianMismatch
+            | Self::PageSizeUnsupported
+            | Self::ImageLongerThanImageSize
+            | Self::ImageSizeOverflow
+            | Self::BadPeHeader
+            | Self::OutputTooSmall
+            | Self::InvalidState
+            | Self::BoundTooSmall => EINVAL,
+        }
+    }
+
+    /// The symbolic name of [`Self::errno`], as `errno(1)` prints it.
+    pub const fn errno_name(self) -> &'static str {
+        errno_name(self.errno())
+    }
+
+    /// A short human message (no trailing period), stable for scripts.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::UnknownFormat => "not an arm64 kernel image: no gzip, zboot or ARM\\x64 magic",
+            Self::UnsupportedCompression(c) => c.unsupported_message(),
+            Self::UnsupportedZbootCompression(c) => c.unsupported_zboot_message(),
+            Self::BadZbootHeader => "EFI zboot header is inconsistent",
+            Self::GzipBadMethod => "gzip compression method is not deflate (CM != 8)",
+            Self::GzipReservedFlags => "gzip header has reserved flag bits set",
+            Self::GzipHeaderCrc => "gzip header CRC16 (FHCRC) mismatch",
+            Self::TrailingGarbage => "trailing garbage after the last gzip member",
+            Self::CorruptDeflate => "corrupt deflate data",
+            Self::Truncated => "compressed data is truncated",
+            Self::CrcMismatch => "gzip CRC32 mismatch",
+            Self::IsizeMismatch => "gzip ISIZE mismatch",
+            Self::TooBig => "decompressed image exceeds the size bound",
+            Self::NoMemory => "cannot allocate the output buffer",
+            Self::ImageTooShort => "image is shorter than the 64-byte arm64 header",
+            Self::NotArm64Image => "no ARM\\x64 magic at offset 0x38: not an arm64 Image",
+            Self::ImageSizeZero => "image_size is 0 (pre-3.17 kernel): kexec refuses it",
+            Self::EndianMismatch => "image endianness differs from the target's",
+            Self::PageSizeUnsupported => "image page size is not supported by the target",
+            Self::ImageLongerThanImageSize => {
+                "image is longer than text_offset + image_size: kexec refuses it"
+            }
+            Self::ImageSizeOverflow => "text_offset + image_size overflows",
+            Self::BadPeHeader => "MZ image with a broken PE/COFF header",
+            Self::OutputTooSmall => "output buffer is smaller than the prober asked for",
+            Self::InvalidState => "prober used after it finished",
+            Self::BoundTooSmall => "maximum image size is below 4 KiB",
+        }
+    }
+}
+
+/// Names for the errno values this crate returns (and 0).
+pub const fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        0 => "OK",
+        EINVAL => "EINVAL",
+        EBADMSG => "EBADMSG",
+        EFBIG => "EFBIG",
+        ENOMEM => "ENOMEM",
+        _ => "E?",
+    }
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_classes() {
+        assert_eq!(ProbeError::TooBig.errno(), 27);
+        assert_eq!(ProbeError::CrcMismatch.errno(), 74);
+        assert_eq!(ProbeError::NotArm64Image.errno(), 22);
+        assert_eq!(ProbeError::NoMemory.errno(), 12);
+        assert_eq!(ProbeError::UnsupportedCompression(Compression::Xz).errno(), 22);
+        assert_eq!(ProbeError::Truncated.errno_name(), "EBADMSG");
+        assert!(ProbeError::UnsupportedCompression(Compression::Zstd)
+            .message()
+            .contains("zstd"));
+    }
+}

@@ -1,0 +1,285 @@
+//! The arm64 Image header (Documentation/arch/arm64/booting.rst) and the
+//! rules `image_probe()`/`image_load()` in arch/arm64/kernel/kexec_image.c
+//! apply to it.
+
+use bitflags::bitflags;
+use static_assertions::{const_assert_eq, const_assert};
+
+use crate::bytes;
+use crate::container::{ARM64_MAGIC, ARM64_MAGIC_OFFSET};
+use crate::error::ProbeError;
+
+/// Size of the header every arm64 Image starts with.
+pub const ARM64_HEADER_LEN: usize = 64;
+
+/// The 64-byte header, field by field. All fields are little-endian on disk,
+/// whatever the kernel's endianness.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Arm64ImageHeader {
+    pub code0: u32,
+    pub code1: u32,
+    pub text_offset: u64,
+    pub image_size: u64,
+    pub flags: u64,
+    pub res2: u64,
+    pub res3: u64,
+    pub res4: u64,
+    pub magic: u32,
+    /// Offset of the PE header in EFI kernels.
+    pub res5: u32,
+}
+
+// The typed view keeps booting.rst's layout: any drift fails the build.
+const_assert_eq!(core::mem::size_of::<Arm64ImageHeader>(), ARM64_HEADER_LEN);
+const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, text_offset), 0x08);
+const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, image_size), 0x10);
+const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, flags), 0x18);
+const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, res2), 0x20);
+const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, magic), ARM64_MAGIC_OFFSET);
+const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, res5), 0x3C);
+const_assert!(ARM64_MAGIC_OFFSET + 4 <= ARM64_HEADER_LEN);
+
+bitflags! {
+    /// The header's `flags` word. Bits 1-2 are a field, see [`PageSize`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ImageFlags: u64 {
+        /// Bit 0: the kernel is big-endian.
+        const BE = 1 << 0;
+        const PAGE_SIZE_LO = 1 << 1;
+        const PAGE_SIZE_HI = 1 << 2;
+        /// Bit 3: the kernel may be placed anywhere in physical memory
+        /// (else within 48 bits of the start of DRAM).
+        const PHYS_PLACEMENT_ANYWHERE = 1 << 3;
+        /// Bits 4-63 are reserved; kept so no bit is silently dropped.
+        const _ = !0;
+    }
+}
+
+/// Bits 4-63 of `flags`, reserved by booting.rst.
+pub const FLAGS_RESERVED_MASK: u64 = !0xF;
+
+/// Kernel page size as the header's bits 1-2 encode it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSize {
+    Unspecified,
+    K4,
+    K16,
+    K64,
+}
+
+impl PageSize {
+    pub const fn from_flags(flags: u64) -> Self {
+        match (flags >> 1) & 3 {
+            1 => Self::K4,
+            2 => Self::K16,
+            3 => Self::K64,
+            _ => Self::Unspecified,
+        }
+    }
+
+    /// Bytes, or `None` when unspecified.
+    pub const fn bytes(self) -> Option<u32> {
+        match self {
+            Self::Unspecified => None,
+            Self::K4 => Some(4096),
+            Self::K16 => Some(16384),
+            Self::K64 => Some(65536),
+        }
+    }
+}
+
+bitflags! {
+    /// The translation granules a target CPU supports.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Granules: u8 {
+        const K4 = 1 << 0;
+        const K16 = 1 << 1;
+        const K64 = 1 << 2;
+    }
+}
+
+/// Endianness of a kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Endian {
+    #[default]
+    Little,
+    Big,
+}
+
+/// What the target that will run the image supports; defaults accept what a
+/// little-endian arm64 kernel with every granule would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub endian: Endian,
+    pub granules: Granules,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Self {
+            endian: Endian::Little,
+            granules: Granules::all(),
+        }
+    }
+}
+
+impl Arm64ImageHeader {
+    /// Parse the first 64 bytes; checks nothing but the length.
+    pub fn parse(data: &[u8]) -> Result<Self, ProbeError> {
+        let h: [u8; ARM64_HEADER_LEN] = bytes::array(data, 0).ok_or(ProbeError::ImageTooShort)?;
+        let u32_at = |o| bytes::u32_le(&h, o).unwrap_or(0);
+        let u64_at = |o| bytes::u64_le(&h, o).unwrap_or(0);
+        Ok(Self {
+            code0: u32_at(0x00),
+            code1: u32_at(0x04),
+            text_offset: u64_at(0x08),
+            image_size: u64_at(0x10),
+            flags: u64_at(0x18),
+            res2: u64_at(0x20),
+            res3: u64_at(0x28),
+            res4: u64_at(0x30),
+            magic: u32_at(0x38),
+            res5: u32_at(0x3C),
+        })
+    }
+
+    /// `image_probe()`: the magic. Then `image_load()`'s rules: nonzero
+    /// `image_size`, matching endianness, a supported page size.
+    pub fn validate(&self, target: &Target) -> Result<(), ProbeError> {
+        if self.magic != u32::from_le_bytes(ARM64_MAGIC) {
+            return Err(ProbeError::NotArm64Image);
+        }
+        if self.image_size == 0 {
+            return Err(ProbeError::ImageSizeZero);
+        }
+        let image_be = self.flags().contains(ImageFlags::BE);
+        if image_be != (target.endian == Endian::Big) {
+            return Err(ProbeError::EndianMismatch);
+        }
+        let needed = match self.page_size() {
+            PageSize::Unspecified => Granules::empty(),
+            PageSize::K4 => Granules::K4,
+            PageSize::K16 => Granules::K16,
+            PageSize::K64 => Granules::K64,
+        };
+        if !target.granules.contains(needed) {
+            return Err(ProbeError::PageSizeUnsupported);
+        }
+        self.kernel_segment_bytes().map(|_| ())
+    }
+
+    pub fn flags(&self) -> ImageFlags {
+        ImageFlags::from_bits_retain(self.flags)
+    }
+
+    pub fn page_size(&self) -> PageSize {
+        PageSize::from_flags(self.flags)
+    }
+
+    pub fn big_endian(&self) -> bool {
+        self.flags().contains(ImageFlags::BE)
+    }
+
+    pub fn phys_placement_anywhere(&self) -> bool {
+        self.flags().contains(ImageFlags::PHYS_PLACEMENT_ANYWHERE)
+    }
+
+    /// Reserved fields that are not zero: res2-res4 and flag bits 4-63
+    /// (res5 is the PE offset, code0/code1 are code).
+    pub fn reserved_nonzero(&self) -> bool {
+        self.res2 != 0 || self.res3 != 0 || self.res4 != 0 || self.flags & FLAGS_RESERVED_MASK != 0
+    }
+
+    /// `text_offset + image_size`: the memory the kernel segment occupies
+    /// (`kbuf.memsz` in `image_load()`), which a crashkernel region must hold.
+    pub fn kernel_segment_bytes(&self) -> Result<u64, ProbeError> {
+        self.text_offset
+            .checked_add(self.image_size)
+            .ok_or(ProbeError::ImageSizeOverflow)
+    }
+
+    /// Does the image start with "MZ", i.e. does it carry a PE/COFF header?
+    pub fn has_pe_header(&self) -> bool {
+        self.code0 & 0xFFFF == u32::from(u16::from_le_bytes(*b"MZ"))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A minimal valid header for tests.
+    pub fn header_bytes(text_offset: u64, image_size: u64, flags: u64) -> [u8; 64] {
+        let mut h = [0u8; 64];
+        h[0..4].copy_from_slice(&0x1400_0010u32.to_le_bytes());
+        h[8..16].copy_from_slice(&text_offset.to_le_bytes());
+        h[16..24].copy_from_slice(&image_size.to_le_bytes());
+        h[24..32].copy_from_slice(&flags.to_le_bytes());
+        h[0x38..0x3C].copy_from_slice(b"ARM\x64");
+        h
+    }
+
+    #[test]
+    fn parses_and_validates() {
+        let h = Arm64ImageHeader::parse(&header_bytes(0, 0x100_0000, 0b1010)).unwrap();
+        assert_eq!(h.image_size, 0x100_0000);
+        assert_eq!(h.page_size(), PageSize::K4);
+        assert!(h.phys_placement_anywhere());
+        assert!(!h.big_endian());
+        assert!(!h.reserved_nonzero());
+        assert_eq!(h.validate(&Target::default()), Ok(()));
+        assert_eq!(h.kernel_segment_bytes(), Ok(0x100_0000));
+    }
+
+    #[test]
+    fn kernel_rules() {
+        let t = Target::default();
+        let p = |b: [u8; 64]| Arm64ImageHeader::parse(&b).unwrap();
+        assert_eq!(
+            p(header_bytes(0x80000, 0, 0)).validate(&t),
+            Err(ProbeError::ImageSizeZero)
+        );
+        assert_eq!(
+            p(header_bytes(0, 1, 1)).validate(&t),
+            Err(ProbeError::EndianMismatch)
+        );
+        let big = Target {
+            endian: Endian::Big,
+            ..t
+        };
+        assert_eq!(p(header_bytes(0, 1, 1)).validate(&big), Ok(()));
+        let only4k = Target {
+            granules: Granules::K4,
+            ..t
+        };
+        assert_eq!(
+            p(header_bytes(0, 1, 0b100)).validate(&only4k),
+            Err(ProbeError::PageSizeUnsupported)
+        );
+        assert_eq!(p(header_bytes(0, 1, 0)).validate(&only4k), Ok(()));
+        assert_eq!(
+            p(header_bytes(u64::MAX, 1, 0)).validate(&t),
+            Err(ProbeError::ImageSizeOverflow)
+        );
+        let mut nomagic = header_bytes(0, 1, 0);
+        nomagic[0x38] = b'X';
+        assert_eq!(p(nomagic).validate(&t), Err(ProbeError::NotArm64Image));
+        assert_eq!(
+            Arm64ImageHeader::parse(&[0u8; 63]),
+            Err(ProbeError::ImageTooShort)
+        );
+    }
+
+    #[test]
+    fn page_size_field() {
+        assert_eq!(PageSize::from_flags(0b110).bytes(), Some(65536));
+        assert_eq!(PageSize::from_flags(0b100).bytes(), Some(16384));
+        assert_eq!(PageSize::from_flags(0).bytes(), None);
+        let mut h = Arm64ImageHeader::parse(&header_bytes(0, 1, 1 << 4)).unwrap();
+        assert!(h.reserved_nonzero());
+        h.flags = 0;
+        h.res3 = 1;
+        assert!(h.reserved_nonzero());
+    }
+}

@@ -1,0 +1,58 @@
+//! kernel-probe: what arm64's `arch_kexec_kernel_image_probe` would do if it
+//! accepted compressed kernels.
+//!
+//! It recognises a raw arm64 Image, gzip (Image.gz) and EFI zboot
+//! (vmlinuz.efi), inflates into a caller-provided, bounded buffer, verifies
+//! gzip integrity (CRC32, ISIZE), validates the arm64 Image header with the
+//! kernel's rules and the PE/COFF view, and answers with kernel errno values.
+//!
+//! No allocation, no unsafe code, no panics on any input: the same crate
+//! runs in userspace (`probe-run`) and inside the kernel (the `kmod/` module).
+//!
+//! Entry points:
+//! - [`probe`]: the whole input at once (raw Images are checked in place);
+//! - [`Prober::write`] + [`Prober::finish`]: input in chunks of any size;
+//! - [`quick_probe`]: answer from the headers and the gzip trailer only.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[cfg(test)]
+extern crate std;
+
+mod bytes;
+pub mod container;
+pub mod crc;
+pub mod error;
+pub mod gzip;
+pub mod image;
+mod inflate;
+pub mod pe;
+mod prober;
+mod quick;
+pub mod report;
+pub mod zboot;
+
+pub use container::{Compression, Format};
+pub use crc::{Crc32, TableCrc32};
+pub use error::ProbeError;
+pub use image::{Arm64ImageHeader, Endian, Granules, PageSize, Target};
+pub use prober::{
+    probe, NoOutput, OutputBuffer, ProbeOptions, Prober, DEFAULT_MAX_IMAGE_SIZE, HEAD_LEN,
+};
+pub use quick::quick_probe;
+pub use report::{GzipInfo, Report, ReportLine, Verdict};
+
+impl Prober {
+    /// The verdict to print for `result`, with what the prober learned.
+    /// `input_size` is the caller's count of input bytes (the file length, or
+    /// every byte written), which a failed probe may not have read to the end.
+    pub fn verdict(&self, result: Result<Report, ProbeError>, input_size: u64) -> Verdict {
+        Verdict {
+            result,
+            format: self.format(),
+            input_size,
+        }
+    }
+}

@@ -1,0 +1,715 @@
+//! The probe engine: bytes in (all at once or in chunks of any size) ->
+//! container -> gzip members -> bounded inflate -> arm64 header -> report.
+//!
+//! Output goes first into a small head buffer inside the prober. Once the head
+//! holds the arm64 header, the image announces its own size
+//! (`text_offset + image_size`, what kexec reserves for it); the prober asks the
+//! caller's [`OutputBuffer`] once for that many bytes (capped by the caller's
+//! maximum), copies the head over and inflates the rest straight into it.
+
+use miniz_oxide::inflate::core::DecompressorOxide;
+
+use crate::bytes;
+use crate::container::{sniff, Format, Sniffed, GZIP_MAGIC, SNIFF_LEN};
+use crate::crc::Crc32;
+use crate::error::ProbeError;
+use crate::gzip::{HeaderParser, Trailer, TRAILER_LEN};
+use crate::image::{Arm64ImageHeader, Target, ARM64_HEADER_LEN};
+use crate::inflate::{self, Status};
+use crate::pe::PE_HEADER_WINDOW;
+use crate::report::{GzipInfo, Report};
+use crate::zboot::ZbootHeader;
+
+/// Bytes of decompressed image kept in the prober before the output buffer
+/// exists: the arm64 header and the PE headers.
+pub const HEAD_LEN: usize = PE_HEADER_WINDOW;
+
+/// The default bound on the decompressed image: 256 MiB.
+pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 256 << 20;
+
+/// What the caller allows and what the target supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeOptions {
+    /// Largest decompressed image accepted; more is `EFBIG`.
+    pub max_image_size: u64,
+    /// Endianness and granules of the kernel that will load the image.
+    pub target: Target,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            max_image_size: DEFAULT_MAX_IMAGE_SIZE,
+            target: Target::default(),
+        }
+    }
+}
+
+/// Where the decompressed image goes. The prober calls [`Self::reserve`] at
+/// most once per probe, with the exact size it needs; it never grows a buffer.
+pub trait OutputBuffer {
+    /// Make [`Self::as_mut_slice`] at least `len` bytes long. Fail with
+    /// [`ProbeError::NoMemory`] when that cannot be done.
+    fn reserve(&mut self, len: usize) -> Result<(), ProbeError>;
+    fn as_slice(&self) -> &[u8];
+    fn as_mut_slice(&mut self) -> &mut [u8];
+}
+
+/// A caller-owned slice is an output buffer of fixed size.
+impl OutputBuffer for &mut [u8] {
+    fn reserve(&mut self, len: usize) -> Result<(), ProbeError> {
+        if self.len() >= len {
+            Ok(())
+        } else {
+            Err(ProbeError::OutputTooSmall)
+        }
+    }
+    fn as_slice(&self) -> &[u8] {
+        self
+    }
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+/// An output buffer that refuses every reservation: for probes that must
+/// not inflate past the head (the quick probe).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoOutput;
+
+impl OutputBuffer for NoOutput {
+    fn reserve(&mut self, _len: usize) -> Result<(), ProbeError> {
+        Err(ProbeError::OutputTooSmall)
+    }
+    fn as_slice(&self) -> &[u8] {
+        &[]
+    }
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut []
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Collecting the first bytes to recognise the container.
+    Sniff,
+    /// A raw Image: input is output.
+    Raw,
+    /// zboot: skipping the PE wrapper up to the payload.
+    ZbootSkip,
+    /// Inside a gzip member header.
+    GzipHeader,
+    /// Inside a member's deflate data.
+    Deflate,
+    /// Inside a member's trailer.
+    Trailer,
+    /// After a trailer: another member, zero padding, or the end.
+    AfterMember,
+    /// Zero padding after the last member.
+    Padding,
+    /// zboot: the bytes after the payload (rest of the PE file).
+    ZbootTail,
+    /// The quick probe stopped once the head was full.
+    Stopped,
+}
+
+/// Whether the head is still being filled or the caller's buffer is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sink {
+    Head,
+    /// The caller's buffer, `len` bytes of it in use as the bound.
+    Output { len: usize },
+}
+
+/// The streaming probe. About 15 KB: allocate it where the caller wants it
+/// (a heap box in userspace and in the kernel), never on a kernel stack, and
+/// reuse it with [`Prober::reset`].
+#[derive(Clone)]
+pub struct Prober {
+    inflater: DecompressorOxide,
+    head: [u8; HEAD_LEN],
+    sniff: [u8; SNIFF_LEN],
+    sniff_len: usize,
+    opts: ProbeOptions,
+    stage: Stage,
+    /// Stop once the head is full instead of asking for output.
+    quick: bool,
+    format: Option<Format>,
+    zboot: Option<ZbootHeader>,
+    /// Outer input bytes consumed.
+    input_pos: u64,
+    /// Image bytes produced.
+    out_pos: usize,
+    sink: Sink,
+    header: Option<Arm64ImageHeader>,
+    gz_header: HeaderParser,
+    /// CRC32 and length of the current member's output.
+    member_crc: u32,
+    member_len: u64,
+    trailer: [u8; TRAILER_LEN],
+    trailer_len: usize,
+    members: u32,
+    last_trailer: Option<Trailer>,
+    error: Option<ProbeError>,
+    finished: bool,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Self::new(ProbeOptions::default())
+    }
+}
+
+impl Prober {
+    /// A prober; this value is ~15 KB, so prefer building it in place on the
+    /// heap and calling [`Self::reset`].
+    pub fn new(opts: ProbeOptions) -> Self {
+        Self {
+            inflater: DecompressorOxide::default(),
+            head: [0; HEAD_LEN],
+            sniff: [0; SNIFF_LEN],
+            sniff_len: 0,
+            opts,
+            stage: Stage::Sniff,
+            quick: false,
+            format: None,
+            zboot: None,
+            input_pos: 0,
+            out_pos: 0,
+            sink: Sink::Head,
+            header: None,
+            gz_header: HeaderParser::new(),
+            member_crc: 0,
+            member_len: 0,
+            trailer: [0; TRAILER_LEN],
+            trailer_len: 0,
+            members: 0,
+            last_trailer: None,
+            error: None,
+            finished: false,
+        }
+    }
+
+    /// Start a new probe, keeping the allocation. Only the small fields are
+    /// reset; the inflate tables are rebuilt per stream anyway.
+    pub fn reset(&mut self, opts: ProbeOptions) {
+        inflate::reset(&mut self.inflater);
+        self.sniff_len = 0;
+        self.opts = opts;
+        self.stage = Stage::Sniff;
+        self.quick = false;
+        self.format = None;
+        self.zboot = None;
+        self.input_pos = 0;
+        self.out_pos = 0;
+        self.sink = Sink::Head;
+        self.header = None;
+        self.gz_header = HeaderParser::new();
+        self.member_crc = 0;
+        self.member_len = 0;
+        self.trailer_len = 0;
+        self.members = 0;
+        self.last_trailer = None;
+        self.error = None;
+        self.finished = false;
+    }
+
+    /// Stop after the head instead of inflating the whole image.
+    pub(crate) fn set_quick(&mut self) {
+        self.quick = true;
+    }
+
+    pub fn options(&self) -> &ProbeOptions {
+        &self.opts
+    }
+
+    /// The container, once recognised (also after a failure).
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Input bytes consumed so far.
+    pub fn input_size(&self) -> u64 {
+        self.input_pos
+    }
+
+    /// Decompressed bytes produced so far.
+    pub fn image_len(&self) -> usize {
+        self.out_pos
+    }
+
+    /// The first error, if the probe has failed.
+    pub fn error(&self) -> Option<ProbeError> {
+        self.error
+    }
+
+    /// The decompressed image so far: in the head until the output buffer
+    /// was reserved, in `out` after.
+    pub fn image<'a>(&'a self, out: &'a impl OutputBuffer) -> &'a [u8] {
+        let buf = match self.sink {
+            Sink::Head => &self.head[..],
+            Sink::Output { .. } => out.as_slice(),
+        };
+        buf.get(..self.out_pos).unwrap_or_default()
+    }
+
+    /// Feed the next chunk of input. Every byte is consumed unless an error
+    /// is returned (errors are sticky: later calls return the same one).
+    pub fn write<O: OutputBuffer, C: Crc32>(
+        &mut self,
+        input: &[u8],
+        out: &mut O,
+        crc: &mut C,
+    ) -> Result<(), ProbeError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.finished {
+            return Err(ProbeError::InvalidState);
+        }
+        if self.opts.max_image_size < HEAD_LEN as u64 {
+            self.error = Some(ProbeError::BoundTooSmall);
+            return Err(ProbeError::BoundTooSmall);
+        }
+        let result = self.write_all(input, out, crc);
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+        result
+    }
+
+    fn write_all<O: OutputBuffer, C: Crc32>(
+        &mut self,
+        input: &[u8],
+        out: &mut O,
+        crc: &mut C,
+    ) -> Result<(), ProbeError> {
+        let mut pos = 0;
+        while pos < input.len() {
+            let rest = input.get(pos..).unwrap_or_default();
+            let stage = self.stage;
+            let used = self.dispatch(rest, out, crc)?;
+            if used == 0 && stage == self.stage {
+                // Every stage consumes input or moves on; anything else
+                // would loop forever.
+                return Err(ProbeError::InvalidState);
+            }
+            pos += used;
+            self.input_pos = self.input_pos.saturating_add(used as u64);
+            if self.stage == Stage::Stopped {
+                // Quick probe: the rest of the input is not looked at.
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Consume some of `input` in the current stage; returns bytes used.
+    fn dispatch<O: OutputBuffer, C: Crc32>(
+        &mut self,
+        input: &[u8],
+        out: &mut O,
+        crc: &mut C,
+    ) -> Result<usize, ProbeError> {
+        // A zboot payload is a window of the outer input.
+        let payload_left = self.payload_left();
+        let in_payload = match self.stage {
+            Stage::GzipHeader
+            | Stage::Deflate
+            | Stage::Trailer
+            | Stage::AfterMember
+            | Stage::Padding => payload_left.map_or(input.len(), |left| {
+                input.len().min(bytes::usize_sat(left))
+            }),
+            _ => input.len(),
+        };
+        let data = input.get(..in_payload).unwrap_or_default();
+        let used = match self.stage {
+            Stage::Sniff => self.sniff_step(input, out, crc)?,
+            Stage::Raw => self.emit_raw(input, out)?,
+            Stage::ZbootSkip => {
+                let skip = self
+                    .zboot
+                    .map_or(0, |z| u64::from(z.payload_offset).saturating_sub(self.input_pos));
+                let n = input.len().min(bytes::usize_sat(skip));
+                if n == bytes::usize_sat(skip) {
+                    self.stage = Stage::GzipHeader;
+                }
+                n
+            }
+            Stage::GzipHeader => {
+                let n = self.gz_header.feed(data, crc)?;
+                if self.gz_header.is_done() {
+                    inflate::reset(&mut self.inflater);
+                    self.member_crc = 0;
+                    self.member_len = 0;
+                    self.stage = Stage::Deflate;
+                }
+                n
+            }
+            Stage::Deflate => self.inflate(data, out, crc)?,
+            Stage::Trailer => self.trailer_step(data)?,
+            Stage::AfterMember => match data.first() {
+                Some(0) => {
+                    self.stage = Stage::Padding;
+                    0
+                }
+                Some(_) => {
+                    self.gz_header = HeaderParser::new();
+                    self.stage = Stage::GzipHeader;
+                    0
+                }
+                None => 0,
+            },
+            Stage::Padding => {
+                if data.iter().any(|&b| b != 0) {
+                    return Err(ProbeError::TrailingGarbage);
+                }
+                data.len()
+            }
+            Stage::ZbootTail => input.len(),
+            Stage::Stopped => input.len(),
+        };
+        // Leaving the zboot payload: the gzip stream must be complete.
+        if let Some(left) = payload_left {
+            if self.stage != Stage::ZbootSkip && u64::try_from(used).is_ok_and(|u| u >= left) && left > 0
+            {
+                match self.stage {
+                    Stage::AfterMember | Stage::Padding => self.stage = Stage::ZbootTail,
+                    Stage::Stopped => {}
+                    _ => return Err(ProbeError::Truncated),
+                }
+            }
+        }
+        Ok(used)
+    }
+
+    /// zboot: payload bytes not yet consumed, once the payload has begun.
+    fn payload_left(&self) -> Option<u64> {
+        let z = self.zboot?;
+        if self.stage == Stage::ZbootSkip || self.stage == Stage::ZbootTail {
+            return None;
+        }
+        Some(z.payload_end().saturating_sub(self.input_pos))
+    }
+
+    fn sniff_step<O: OutputBuffer, C: Crc32>(
+        &mut self,
+        input: &[u8],
+        out: &mut O,
+        crc: &mut C,
+    ) -> Result<usize, ProbeError> {
+        // Take bytes until the container is certain: 2 for gzip, else 64.
+        let mut used = 0;
+        for &b in input {
+            if let Some(slot) = self.sniff.get_mut(self.sniff_len) {
+                *slot = b;
+            }
+            self.sniff_len += 1;
+            used += 1;
+            let head = self.sniff.get(..self.sniff_len).unwrap_or_default();
+            if head == GZIP_MAGIC || self.sniff_len == SNIFF_LEN {
+                break;
+            }
+        }
+        let head = self.sniff.get(..self.sniff_len).unwrap_or_default();
+        if head == GZIP_MAGIC {
+            self.format = Some(Format::Gzip);
+            self.stage = Stage::GzipHeader;
+            let magic = GZIP_MAGIC;
+            // Replay the sniffed bytes into the member parser.
+            self.gz_header.feed(&magic, crc)?;
+        } else if self.sniff_len == SNIFF_LEN {
+            self.decide_full_sniff(out)?;
+        }
+        Ok(used)
+    }
+
+    fn decide_full_sniff<O: OutputBuffer>(&mut self, out: &mut O) -> Result<(), ProbeError> {
+        let sniffed = self.sniff;
+        match sniff(&sniffed) {
+            Sniffed::Known(Format::Zboot) => {
+                self.format = Some(Format::Zboot);
+                self.zboot = Some(ZbootHeader::parse(&sniffed, None)?);
+                self.stage = Stage::ZbootSkip;
+            }
+            Sniffed::Known(Format::Image) => {
+                self.format = Some(Format::Image);
+                self.stage = Stage::Raw;
+                let used = self.emit_raw(&sniffed, out)?;
+                debug_assert_eq!(used, SNIFF_LEN);
+            }
+            // Gzip was decided on its first two bytes.
+            Sniffed::Known(Format::Gzip) => return Err(ProbeError::InvalidState),
+            Sniffed::Unsupported(c) => return Err(ProbeError::UnsupportedCompression(c)),
+            Sniffed::Unknown => return Err(ProbeError::UnknownFormat),
+        }
+        Ok(())
+    }
+
+    /// The output window's end: the head's size until the image announced
+    /// its size, then that size.
+    fn limit(&self) -> usize {
+        match self.sink {
+            Sink::Head => HEAD_LEN,
+            Sink::Output { len } => len,
+        }
+    }
+
+    /// The error for an image that wants more room than its bound.
+    fn overflow_error(&self) -> ProbeError {
+        match self.header.and_then(|h| h.kernel_segment_bytes().ok()) {
+            Some(seg) if seg <= self.opts.max_image_size => ProbeError::ImageLongerThanImageSize,
+            _ => ProbeError::TooBig,
+        }
+    }
+
+    /// The head is full and more output is coming: validate the header and
+    /// get the output buffer it announces. Returns false if the probe stops
+    /// here (quick probe).
+    fn announce<O: OutputBuffer>(&mut self, out: &mut O) -> Result<bool, ProbeError> {
+        let header = Arm64ImageHeader::parse(&self.head)?;
+        header.validate(&self.opts.target)?;
+        self.header = Some(header);
+        if self.quick {
+            self.stage = Stage::Stopped;
+            return Ok(false);
+        }
+        let seg = header.kernel_segment_bytes()?;
+        let len = bytes::usize_sat(seg.min(self.opts.max_image_size));
+        if len <= self.out_pos {
+            return Err(self.overflow_error());
+        }
+        out.reserve(len)?;
+        let dst = out
+            .as_mut_slice()
+            .get_mut(..HEAD_LEN)
+            .ok_or(ProbeError::OutputTooSmall)?;
+        dst.copy_from_slice(&self.head);
+        if out.as_slice().len() < len {
+            return Err(ProbeError::OutputTooSmall);
+        }
+        self.sink = Sink::Output { len };
+        Ok(true)
+    }
+
+    fn emit_raw<O: OutputBuffer>(&mut self, data: &[u8], out: &mut O) -> Result<usize, ProbeError> {
+        let mut used = 0;
+        while used < data.len() {
+            let limit = self.limit();
+            let room = limit.saturating_sub(self.out_pos);
+            if room == 0 {
+                if !self.announce(out)? {
+                    return Ok(data.len());
+                }
+                continue;
+            }
+            let n = room.min(data.len() - used);
+            let (src, pos) = (data.get(used..used + n).unwrap_or_default(), self.out_pos);
+            let buf = match self.sink {
+                Sink::Head => &mut self.head[..],
+                Sink::Output { .. } => out.as_mut_slice(),
+            };
+            if let Some(dst) = buf.get_mut(pos..pos + n) {
+                dst.copy_from_slice(src);
+            }
+            self.out_pos += n;
+            used += n;
+        }
+        Ok(used)
+    }
+
+    fn inflate<O: OutputBuffer, C: Crc32>(
+        &mut self,
+        data: &[u8],
+        out: &mut O,
+        crc: &mut C,
+    ) -> Result<usize, ProbeError> {
+        let mut used = 0;
+        loop {
+            let limit = self.limit();
+            let pos = self.out_pos;
+            let buf = match self.sink {
+                Sink::Head => &mut self.head[..],
+                Sink::Output { .. } => out.as_mut_slice(),
+            };
+            let rest = data.get(used..).unwrap_or_default();
+            let step = inflate::step(&mut self.inflater, rest, buf, pos, limit, inflate::STEP)?;
+            let produced = buf.get(pos..pos + step.produced).unwrap_or_default();
+            // CRC fused per step, while the step's output is still in cache.
+            self.member_crc = crc.update(self.member_crc, produced);
+            self.member_len = self.member_len.saturating_add(step.produced as u64);
+            self.out_pos += step.produced;
+            used += step.consumed;
+            if step.consumed > 0 || step.produced > 0 {
+                    }
+            match step.status {
+                Status::StreamEnd => {
+                    self.stage = Stage::Trailer;
+                    self.trailer_len = 0;
+                    return Ok(used);
+                }
+                Status::NeedInput => return Ok(used),
+                Status::OutputFull if self.out_pos < limit => {}
+                Status::OutputFull => {
+                    // The window is full. With all input consumed the decoder
+                    // may only be waiting for the end-of-block code: decide
+                    // when more input arrives. Otherwise it holds a byte it
+                    // cannot write.
+                    if used == data.len() {
+                        return Ok(used);
+                    }
+                    if self.sink == Sink::Head {
+                        if !self.announce(out)? {
+                            return Ok(data.len());
+                        }
+                        continue;
+                    }
+                    return Err(self.overflow_error());
+                }
+            }
+        }
+    }
+
+    fn trailer_step(&mut self, data: &[u8]) -> Result<usize, ProbeError> {
+        let take = (TRAILER_LEN - self.trailer_len).min(data.len());
+        if let (Some(dst), Some(src)) = (
+            self.trailer.get_mut(self.trailer_len..self.trailer_len + take),
+            data.get(..take),
+        ) {
+            dst.copy_from_slice(src);
+        }
+        self.trailer_len += take;
+        if self.trailer_len == TRAILER_LEN {
+            let t = Trailer::parse(self.trailer);
+            t.verify(self.member_crc, self.member_len)?;
+            self.last_trailer = Some(t);
+            self.members = self.members.saturating_add(1);
+            self.stage = Stage::AfterMember;
+        }
+        Ok(take)
+    }
+
+    /// The input has ended: check that every stream is complete and build
+    /// the report from the whole image.
+    pub fn finish<O: OutputBuffer>(&mut self, out: &O) -> Result<Report, ProbeError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.finished {
+            return Err(ProbeError::InvalidState);
+        }
+        let result = self.finish_inner(out);
+        match result {
+            Ok(_) => self.finished = true,
+            Err(e) => self.error = Some(e),
+        }
+        result
+    }
+
+    fn finish_inner<O: OutputBuffer>(&mut self, out: &O) -> Result<Report, ProbeError> {
+        match self.stage {
+            Stage::Sniff => {
+                return Err(match sniff(self.sniff.get(..self.sniff_len).unwrap_or_default()) {
+                    Sniffed::Unsupported(c) => ProbeError::UnsupportedCompression(c),
+                    Sniffed::Known(Format::Zboot) => ProbeError::Truncated,
+                    _ => ProbeError::UnknownFormat,
+                })
+            }
+            Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail => {}
+            Stage::ZbootSkip | Stage::GzipHeader | Stage::Deflate | Stage::Trailer => {
+                return Err(ProbeError::Truncated)
+            }
+            Stage::Stopped => return Err(ProbeError::InvalidState),
+        }
+        let image = self.image(out);
+        let report = Report::build(
+            image,
+            self.opts.target,
+            self.opts.max_image_size,
+            self.format.unwrap_or(Format::Image),
+            self.input_pos,
+            self.gzip_info(),
+            self.zboot,
+        )?;
+        Ok(report)
+    }
+
+    pub(crate) fn gzip_info(&self) -> Option<GzipInfo> {
+        let t = self.last_trailer?;
+        Some(GzipInfo {
+            members: self.members,
+            crc32: t.crc32,
+            isize: t.isize,
+        })
+    }
+
+    /// Quick probe state: the head (whatever was inflated of it) and the zboot header.
+    pub(crate) fn head(&self) -> &[u8] {
+        self.head.get(..self.out_pos.min(HEAD_LEN)).unwrap_or_default()
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.stage == Stage::Stopped
+    }
+
+    pub(crate) fn zboot(&self) -> Option<ZbootHeader> {
+        self.zboot
+    }
+}
+
+/// The whole input is present: probe it in one call. A raw Image is checked
+/// in place (no copy); a compressed one is inflated into `out`, which is
+/// reserved once at the size the image announces.
+pub fn probe<'a, O: OutputBuffer, C: Crc32>(
+    prober: &'a mut Prober,
+    input: &'a [u8],
+    out: &'a mut O,
+    crc: &mut C,
+) -> Result<(Report, &'a [u8]), ProbeError> {
+    if prober.opts.max_image_size < HEAD_LEN as u64 {
+        prober.error = Some(ProbeError::BoundTooSmall);
+        return Err(ProbeError::BoundTooSmall);
+    }
+    if let Sniffed::Known(Format::Image) = sniff(input.get(..SNIFF_LEN).unwrap_or(input)) {
+        prober.format = Some(Format::Image);
+        prober.input_pos = input.len() as u64;
+        let opts = prober.opts;
+        let report = Report::build(
+            input,
+            opts.target,
+            opts.max_image_size,
+            Format::Image,
+            input.len() as u64,
+            None,
+            None,
+        )
+        .inspect_err(|&e| prober.error = Some(e))?;
+        prober.finished = true;
+        return Ok((report, input));
+    }
+    // zboot: refuse a payload outside the file before inflating anything.
+    if let Some(head) = input.get(..SNIFF_LEN) {
+        if sniff(head) == Sniffed::Known(Format::Zboot) {
+            if let Err(e) = ZbootHeader::parse(head, Some(input.len() as u64)) {
+                prober.format = Some(Format::Zboot);
+                prober.input_pos = input.len() as u64;
+                prober.error = Some(e);
+                return Err(e);
+            }
+        }
+    }
+    prober.write(input, out, crc)?;
+    let report = prober.finish(out)?;
+    Ok((report, prober.image(out)))
+}
+
+/// Check the header rules common to the full and the quick probe.
+pub(crate) fn header_of(image: &[u8], target: &Target) -> Result<Arm64ImageHeader, ProbeError> {
+    if image.len() < ARM64_HEADER_LEN {
+        return Err(ProbeError::ImageTooShort);
+    }
+    let h = Arm64ImageHeader::parse(image)?;
+    h.validate(target)?;
+    Ok(h)
+}

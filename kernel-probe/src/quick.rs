@@ -1,0 +1,105 @@
+//! The quick probe: answer from the headers alone. It inflates only the
+//! head of the image (the arm64 and PE headers, 4 KiB) and reads the size
+//! the gzip trailer claims, so its cost does not grow with the file.
+
+use crate::bytes;
+use crate::container::{sniff, Format, Sniffed, SNIFF_LEN};
+use crate::crc::Crc32;
+use crate::error::ProbeError;
+use crate::prober::{probe, NoOutput, Prober};
+use crate::report::{GzipInfo, Report};
+
+/// Quick-probe a whole input. The header rules, the PE view and the size
+/// bound are checked exactly as by the full probe, but against the length
+/// the gzip trailer claims; CRC32 and the rest of the data are not checked.
+pub fn quick_probe<C: Crc32>(
+    prober: &mut Prober,
+    input: &[u8],
+    crc: &mut C,
+) -> Result<Report, ProbeError> {
+    let head = input.get(..SNIFF_LEN).unwrap_or(input);
+    if sniff(head) == Sniffed::Known(Format::Image) {
+        // A raw Image is only read where its headers are: already quick.
+        let mut none = NoOutput;
+        return probe(prober, input, &mut none, crc).map(|(r, _)| r);
+    }
+    prober.set_quick();
+    let mut none = NoOutput;
+    if let Some(h) = input.get(..SNIFF_LEN) {
+        if sniff(h) == Sniffed::Known(Format::Zboot) {
+            // Same early check as the full one-shot probe.
+            return match crate::zboot::ZbootHeader::parse(h, Some(input.len() as u64)) {
+                Err(e) => Err(e),
+                Ok(_) => quick_compressed(prober, input, &mut none, crc),
+            };
+        }
+    }
+    quick_compressed(prober, input, &mut none, crc)
+}
+
+fn quick_compressed<C: Crc32>(
+    prober: &mut Prober,
+    input: &[u8],
+    none: &mut NoOutput,
+    crc: &mut C,
+) -> Result<Report, ProbeError> {
+    prober.write(input, none, crc)?;
+    if !prober.stopped() {
+        // The whole image fitted in the head: that was a full probe.
+        return prober.finish(none);
+    }
+    let opts = *prober.options();
+    let format = prober.format().unwrap_or(Format::Gzip);
+    // The gzip data: the whole file, or the zboot payload.
+    let gz = match prober.zboot() {
+        Some(z) => bytes::range(
+            input,
+            z.payload_offset as usize,
+            z.payload_size as usize,
+        )
+        .unwrap_or_default(),
+        None => input,
+    };
+    let header = prober.head();
+    let seg = crate::prober::header_of(header, &opts.target)?.kernel_segment_bytes()?;
+    let (crc32, isize) = claimed_trailer(gz, seg).ok_or(ProbeError::Truncated)?;
+    let gzip = Some(GzipInfo {
+        members: 0,
+        crc32,
+        isize,
+    });
+    Report::build_claimed(
+        header,
+        u64::from(isize),
+        opts.target,
+        opts.max_image_size,
+        format,
+        input.len() as u64,
+        gzip,
+        prober.zboot(),
+    )
+    .map(|mut r| {
+        r.quick = true;
+        r
+    })
+}
+
+/// The last member's trailer. Zero padding may follow it, and ISIZE's own
+/// high bytes may be zero, so the trailer ends 0-3 bytes after the last
+/// nonzero byte: prefer the end of the data, else the largest ISIZE that
+/// fits the kernel segment.
+fn claimed_trailer(gz: &[u8], seg: u64) -> Option<(u32, u32)> {
+    let end = gz.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let at = |trailer_end: usize| {
+        let start = trailer_end.checked_sub(8)?;
+        Some((bytes::u32_le(gz, start)?, bytes::u32_le(gz, start + 4)?))
+    };
+    if gz.len() - end <= 3 {
+        return at(gz.len());
+    }
+    (end..=end + 3)
+        .filter_map(at)
+        .filter(|&(_, isize)| u64::from(isize) <= seg)
+        .max_by_key(|&(_, isize)| isize)
+        .or_else(|| at(end))
+}

@@ -1,0 +1,408 @@
+//! The one report both probe-run and the kernel module print: a JSON line
+//! (same keys and values everywhere) and a short human-readable form.
+
+use core::fmt::{self, Write};
+
+use crate::container::Format;
+use crate::error::{errno_name, ProbeError};
+use crate::image::{Arm64ImageHeader, Target};
+use crate::pe::{CertCheck, PeInfo};
+use crate::prober::header_of;
+use crate::zboot::ZbootHeader;
+
+/// gzip facts, from the last member's trailer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GzipInfo {
+    /// Members found; 0 when unknown (quick probe).
+    pub members: u32,
+    pub crc32: u32,
+    pub isize: u32,
+}
+
+/// Everything a loader and a kdump set-up need to know about a valid image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub format: Format,
+    /// Bytes of input (the file as given).
+    pub input_size: u64,
+    /// Bytes of the decompressed Image. For a quick probe: the length the
+    /// container claims (gzip ISIZE), not verified.
+    pub image_bytes: u64,
+    pub header: Arm64ImageHeader,
+    pub pe: Option<PeInfo>,
+    pub gzip: Option<GzipInfo>,
+    pub zboot: Option<ZbootHeader>,
+    /// Answered from the headers alone: nothing past them was inflated or
+    /// checksummed.
+    pub quick: bool,
+}
+
+impl Report {
+    /// Validate a decompressed image (or its head, for a quick probe with
+    /// `claimed_len`) and describe it.
+    pub(crate) fn build(
+        image: &[u8],
+        target: Target,
+        max_image_size: u64,
+        format: Format,
+        input_size: u64,
+        gzip: Option<GzipInfo>,
+        zboot: Option<ZbootHeader>,
+    ) -> Result<Self, ProbeError> {
+        Self::build_claimed(
+            image,
+            image.len() as u64,
+            target,
+            max_image_size,
+            format,
+            input_size,
+            gzip,
+            zboot,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build_claimed(
+        image: &[u8],
+        image_len: u64,
+        target: Target,
+        max_image_size: u64,
+        format: Format,
+        input_size: u64,
+        gzip: Option<GzipInfo>,
+        zboot: Option<ZbootHeader>,
+    ) -> Result<Self, ProbeError> {
+        let header = header_of(image, &target)?;
+        let seg = header.kernel_segment_bytes()?;
+        if image_len > seg.min(max_image_size) {
+            return Err(if seg <= max_image_size {
+                ProbeError::ImageLongerThanImageSize
+            } else {
+                ProbeError::TooBig
+            });
+        }
+        let pe = if header.has_pe_header() {
+            Some(PeInfo::parse(image, image_len)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            format,
+            input_size,
+            image_bytes: image_len,
+            header,
+            pe,
+            gzip,
+            zboot,
+            quick: image_len != image.len() as u64,
+        })
+    }
+
+    /// Memory the kernel segment occupies: `text_offset + image_size`. A
+    /// crashkernel region must hold at least this (kexec refuses with
+    /// EADDRNOTAVAIL otherwise).
+    pub fn kdump_bytes_needed(&self) -> u64 {
+        self.header.kernel_segment_bytes().unwrap_or(u64::MAX)
+    }
+
+    /// The decompressed image is longer than `image_size` (possible only with
+    /// a nonzero `text_offset`, which kexec adds to the segment).
+    pub fn exceeds_image_size(&self) -> bool {
+        self.image_bytes > self.header.image_size
+    }
+}
+
+/// The outcome of one probe, as printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub result: Result<Report, ProbeError>,
+    /// The container, when it was recognised (also for failures).
+    pub format: Option<Format>,
+    pub input_size: u64,
+}
+
+impl Verdict {
+    pub fn errno(&self) -> i32 {
+        self.result.as_ref().err().map_or(0, |e| e.errno())
+    }
+
+    /// One JSON object on one line (no newline). `path` is the name to
+    /// report, `null` when absent.
+    pub fn write_json<W: Write>(&self, w: &mut W, path: Option<&str>) -> fmt::Result {
+        w.write_str("{\"path\":")?;
+        match path {
+            Some(p) => json_str(w, p)?,
+            None => w.write_str("null")?,
+        }
+        let errno = self.errno();
+        write!(
+            w,
+            ",\"ok\":{},\"errno\":{},\"errno_name\":\"{}\",\"error\":",
+            errno == 0,
+            errno,
+            errno_name(errno)
+        )?;
+        match self.result {
+            Ok(_) => w.write_str("null")?,
+            Err(e) => json_str(w, e.message())?,
+        }
+        w.write_str(",\"format\":")?;
+        match self.format {
+            Some(f) => write!(w, "\"{}\"", f.name())?,
+            None => w.write_str("null")?,
+        }
+        write!(w, ",\"input_size\":{}", self.input_size)?;
+        let r = match &self.result {
+            Ok(r) => r,
+            Err(_) => {
+                return w.write_str(
+                    ",\"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\
+                     \"zboot\":null,\"kdump_bytes_needed\":null,\"quick\":null}",
+                )
+            }
+        };
+        let h = &r.header;
+        write!(
+            w,
+            ",\"image_bytes\":{},\"header\":{{\"text_offset\":{},\"image_size\":{},\
+             \"flags\":{},\"big_endian\":{},\"page_size\":",
+            r.image_bytes,
+            h.text_offset,
+            h.image_size,
+            h.flags,
+            h.big_endian()
+        )?;
+        match h.page_size().bytes() {
+            Some(b) => write!(w, "{b}")?,
+            None => w.write_str("null")?,
+        }
+        write!(
+            w,
+            ",\"phys_placement_anywhere\":{},\"reserved_nonzero\":{},\"exceeds_image_size\":{}}}",
+            h.phys_placement_anywhere(),
+            h.reserved_nonzero(),
+            r.exceeds_image_size()
+        )?;
+        w.write_str(",\"pe\":")?;
+        match &r.pe {
+            Some(pe) => {
+                write!(
+                    w,
+                    "{{\"machine\":{},\"signed\":{},\"signature_size\":{},\"cert_offset\":",
+                    pe.machine,
+                    pe.signed(),
+                    pe.signature_size()
+                )?;
+                match pe.cert {
+                    Some(c) => write!(w, "{}", c.offset)?,
+                    None => w.write_str("null")?,
+                }
+                w.write_str(",\"cert_checked\":")?;
+                w.write_str(match pe.cert.map(|c| c.check) {
+                    Some(CertCheck::Sane { .. } | CertCheck::Broken(_)) => "true",
+                    _ => "false",
+                })?;
+                w.write_str(",\"cert_problem\":")?;
+                match pe.cert_problem() {
+                    Some(p) => json_str(w, p.message())?,
+                    None => w.write_str("null")?,
+                }
+                w.write_str("}")?;
+            }
+            None => w.write_str("null")?,
+        }
+        w.write_str(",\"gzip\":")?;
+        match &r.gzip {
+            Some(g) => {
+                w.write_str("{\"members\":")?;
+                if g.members == 0 {
+                    w.write_str("null")?;
+                } else {
+                    write!(w, "{}", g.members)?;
+                }
+                write!(w, ",\"crc32\":{},\"isize\":{}}}", g.crc32, g.isize)?;
+            }
+            None => w.write_str("null")?,
+        }
+        w.write_str(",\"zboot\":")?;
+        match &r.zboot {
+            Some(z) => write!(
+                w,
+                "{{\"compression\":\"{}\",\"payload_offset\":{},\"payload_size\":{}}}",
+                z.compression.name(),
+                z.payload_offset,
+                z.payload_size
+            )?,
+            None => w.write_str("null")?,
+        }
+        write!(
+            w,
+            ",\"kdump_bytes_needed\":{},\"quick\":{}}}",
+            r.kdump_bytes_needed(),
+            r.quick
+        )
+    }
+
+    /// A few human-readable lines, each ending in a newline.
+    pub fn write_text<W: Write>(&self, w: &mut W, path: &str) -> fmt::Result {
+        let r = match &self.result {
+            Err(e) => {
+                return writeln!(
+                    w,
+                    "{path}: REJECTED ({}, errno {}): {}",
+                    e.errno_name(),
+                    e.errno(),
+                    e.message()
+                )
+            }
+            Ok(r) => r,
+        };
+        let h = &r.header;
+        writeln!(
+            w,
+            "{path}: OK: arm64 Image{}",
+            match r.format {
+                Format::Image => " (uncompressed)",
+                Format::Gzip => ", gzip-compressed",
+                Format::Zboot => " inside EFI zboot (gzip payload)",
+            }
+        )?;
+        writeln!(w, "  input size          {} bytes", r.input_size)?;
+        writeln!(
+            w,
+            "  image size          {} bytes{}",
+            r.image_bytes,
+            if r.quick { " (claimed by ISIZE, quick probe)" } else { " (decompressed)" }
+        )?;
+        writeln!(w, "  text_offset         {:#x}", h.text_offset)?;
+        writeln!(w, "  image_size          {:#x} ({} bytes)", h.image_size, h.image_size)?;
+        write!(
+            w,
+            "  flags               {:#x}: {}-endian, ",
+            h.flags,
+            if h.big_endian() { "big" } else { "little" }
+        )?;
+        match h.page_size().bytes() {
+            Some(b) => write!(w, "{}K pages", b / 1024)?,
+            None => w.write_str("page size unspecified")?,
+        }
+        writeln!(
+            w,
+            ", {}",
+            if h.phys_placement_anywhere() {
+                "placement anywhere"
+            } else {
+                "placement within 48 bits of DRAM start"
+            }
+        )?;
+        if h.reserved_nonzero() {
+            writeln!(w, "  warning             reserved header fields are not zero")?;
+        }
+        match &r.pe {
+            Some(pe) => {
+                write!(w, "  PE/COFF             machine {:#06x}, ", pe.machine)?;
+                match (pe.cert, pe.cert_problem()) {
+                    (None, _) => writeln!(w, "unsigned")?,
+                    (Some(c), Some(p)) => writeln!(
+                        w,
+                        "certificate table at {:#x} ({} bytes) is broken: {}",
+                        c.offset,
+                        c.size,
+                        p.message()
+                    )?,
+                    (Some(c), None) => writeln!(
+                        w,
+                        "signed: certificate table at {:#x}, {} bytes{}",
+                        c.offset,
+                        c.size,
+                        if c.check == CertCheck::NotChecked { " (not inflated, unchecked)" } else { "" }
+                    )?,
+                }
+            }
+            None => writeln!(w, "  PE/COFF             none (kernel built without CONFIG_EFI)")?,
+        }
+        if let Some(g) = &r.gzip {
+            write!(w, "  gzip                crc32 {:#010x}, isize {}", g.crc32, g.isize)?;
+            if g.members > 0 {
+                write!(w, ", {} member{}", g.members, if g.members == 1 { "" } else { "s" })?;
+            }
+            writeln!(w, "{}", if r.quick { " (trailer not verified)" } else { ", verified" })?;
+        }
+        if let Some(z) = &r.zboot {
+            writeln!(
+                w,
+                "  zboot payload       {} bytes at {:#x}, {}",
+                z.payload_size,
+                z.payload_offset,
+                z.compression.name()
+            )?;
+        }
+        writeln!(
+            w,
+            "  kdump               the kernel segment needs {} bytes (text_offset + image_size)",
+            r.kdump_bytes_needed()
+        )
+    }
+}
+
+/// A JSON string literal with the escapes RFC 8259 requires.
+fn json_str<W: Write>(w: &mut W, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => w.write_str("\\\"")?,
+            '\\' => w.write_str("\\\\")?,
+            '\n' => w.write_str("\\n")?,
+            '\r' => w.write_str("\\r")?,
+            '\t' => w.write_str("\\t")?,
+            c if u32::from(c) < 0x20 => write!(w, "\\u{:04x}", u32::from(c))?,
+            c => w.write_char(c)?,
+        }
+    }
+    w.write_char('"')
+}
+
+/// A report line in fixed memory, for callers without an allocator (the
+/// kernel module). 2 KiB holds every report with a path of up to ~1 KiB.
+pub type ReportLine = heapless::String<2048>;
+
+impl Verdict {
+    /// The JSON line plus a newline in a fixed buffer; `None` if `path` is
+    /// too long to fit.
+    pub fn json_line(&self, path: Option<&str>) -> Option<ReportLine> {
+        let mut line = ReportLine::new();
+        self.write_json(&mut line, path).ok()?;
+        line.push('\n').ok()?;
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes() {
+        let mut s = std::string::String::new();
+        json_str(&mut s, "a\"b\\c\n\u{1}é").unwrap();
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001é\"");
+    }
+
+    #[test]
+    fn error_json_has_every_key() {
+        let v = Verdict {
+            result: Err(ProbeError::CrcMismatch),
+            format: Some(Format::Gzip),
+            input_size: 10,
+        };
+        let line = v.json_line(Some("x.gz")).unwrap();
+        for key in [
+            "path", "ok", "errno", "errno_name", "error", "format", "input_size", "image_bytes",
+            "header", "pe", "gzip", "kdump_bytes_needed",
+        ] {
+            assert!(line.contains(&std::format!("\"{key}\":")), "{key} in {line}");
+        }
+        assert!(line.contains("\"errno\":74"));
+        assert!(line.ends_with("}\n"));
+    }
+}

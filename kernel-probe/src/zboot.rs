@@ -1,0 +1,113 @@
+//! The EFI zboot header (drivers/firmware/efi/libstub/zboot-header.S): a PE
+//! wrapper whose payload is the compressed Image.
+
+use crate::bytes;
+use crate::container::Compression;
+use crate::error::ProbeError;
+
+/// Bytes of the zboot header we read.
+pub const ZBOOT_HEADER_LEN: usize = 64;
+const NAME_OFFSET: usize = 0x18;
+const NAME_LEN: usize = 0x38 - NAME_OFFSET;
+
+/// What the zboot header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZbootHeader {
+    pub payload_offset: u32,
+    pub payload_size: u32,
+    pub compression: Compression,
+}
+
+impl ZbootHeader {
+    /// Parse and check the header; a non-gzip payload is named in the error.
+    /// `file_len` is the outer file's length when known (one-shot), so a
+    /// payload outside the file is refused before any inflating.
+    pub fn parse(head: &[u8], file_len: Option<u64>) -> Result<Self, ProbeError> {
+        let bad = ProbeError::BadZbootHeader;
+        if !head.starts_with(b"MZ") || bytes::range(head, 4, 4) != Some(b"zimg") {
+            return Err(bad);
+        }
+        let payload_offset = bytes::u32_le(head, 0x08).ok_or(bad)?;
+        let payload_size = bytes::u32_le(head, 0x0C).ok_or(bad)?;
+        let name_field = bytes::range(head, NAME_OFFSET, NAME_LEN).ok_or(bad)?;
+        let name_len = name_field.iter().position(|&b| b == 0).ok_or(bad)?;
+        let compression = Compression::from_zboot_name(name_field.get(..name_len).ok_or(bad)?);
+        if compression != Compression::Gzip {
+            return Err(ProbeError::UnsupportedZbootCompression(compression));
+        }
+        let end = u64::from(payload_offset) + u64::from(payload_size);
+        if (payload_offset as usize) < ZBOOT_HEADER_LEN || payload_size == 0 {
+            return Err(bad);
+        }
+        if file_len.is_some_and(|len| end > len) {
+            return Err(ProbeError::Truncated);
+        }
+        Ok(Self {
+            payload_offset,
+            payload_size,
+            compression,
+        })
+    }
+
+    /// Offset just past the payload.
+    pub fn payload_end(&self) -> u64 {
+        u64::from(self.payload_offset) + u64::from(self.payload_size)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn zboot_head(offset: u32, size: u32, name: &[u8]) -> [u8; 64] {
+        let mut h = [0u8; 64];
+        h[..8].copy_from_slice(b"MZ\0\0zimg");
+        h[8..12].copy_from_slice(&offset.to_le_bytes());
+        h[12..16].copy_from_slice(&size.to_le_bytes());
+        h[0x18..0x18 + name.len()].copy_from_slice(name);
+        h[0x38..0x3C].copy_from_slice(&0x8182_23cdu32.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn parses_gzip_zboot() {
+        let z = ZbootHeader::parse(&zboot_head(0x1000, 0x2000, b"gzip"), Some(0x4000)).unwrap();
+        assert_eq!(z.payload_offset, 0x1000);
+        assert_eq!(z.payload_end(), 0x3000);
+    }
+
+    #[test]
+    fn rejects_other_payloads_by_name() {
+        for (name, c) in [
+            (&b"zstd22"[..], Compression::Zstd),
+            (b"xzkern", Compression::Xz),
+            (b"lz4", Compression::Lz4),
+            (b"lzma", Compression::Lzma),
+            (b"lzo", Compression::Lzo),
+            (b"what", Compression::Other),
+        ] {
+            assert_eq!(
+                ZbootHeader::parse(&zboot_head(0x1000, 1, name), None),
+                Err(ProbeError::UnsupportedZbootCompression(c))
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_inconsistent_headers() {
+        assert_eq!(
+            ZbootHeader::parse(&zboot_head(0x1000, 0x2000, b"gzip"), Some(0x2000)),
+            Err(ProbeError::Truncated)
+        );
+        assert_eq!(
+            ZbootHeader::parse(&zboot_head(0x10, 0x20, b"gzip"), None),
+            Err(ProbeError::BadZbootHeader)
+        );
+        let mut noterm = zboot_head(0x1000, 1, b"gzip");
+        noterm[0x18..0x38].fill(b'g');
+        assert_eq!(
+            ZbootHeader::parse(&noterm, None),
+            Err(ProbeError::BadZbootHeader)
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The probe engine end to end on synthetic images: every container, every
+//! error class, one-shot against streaming.
+
+mod common;
+
+use common::*;
+use kernel_probe::{
+    error, quick_probe, Endian, Format, Granules, ProbeError, ProbeOptions, Prober, Target,
+};
+
+fn opts() -> ProbeOptions {
+    ProbeOptions::default()
+}
+
+fn err(v: &kernel_probe::Verdict) -> ProbeError {
+    v.result.expect_err("expected a rejection")
+}
+
+#[test]
+fn raw_image_in_place() {
+    let img = kernel(100_000);
+    let (v, out, reserves) = oneshot(&img, opts());
+    let r = v.result.unwrap();
+    assert_eq!(r.format, Format::Image);
+    assert_eq!(r.image_bytes, 100_000);
+    assert_eq!(out, img);
+    assert!(reserves.is_empty(), "a raw Image is not copied");
+    assert_eq!(r.header.image_size, 0x20000);
+    assert!(r.pe.is_some_and(|p| !p.signed()));
+    assert_eq!(r.kdump_bytes_needed(), 0x20000);
+}
+
+#[test]
+fn gzip_reserves_once_at_the_announced_size() {
+    let img = kernel(300_000);
+    let gz = gzip(&img, 6);
+    let (v, out, reserves) = oneshot(&gz, opts());
+    let r = v.result.unwrap();
+    assert_eq!(r.format, Format::Gzip);
+    assert_eq!(out, img);
+    assert_eq!(reserves, vec![0x50000]);
+    let g = r.gzip.unwrap();
+    assert_eq!(g.members, 1);
+    assert_eq!(g.isize, 300_000);
+    assert_eq!(g.crc32, crc32fast::hash(&img));
+    assert_eq!(r.input_size, gz.len() as u64);
+}
+
+#[test]
+fn multi_member_and_padding() {
+    let img = kernel(200_000);
+    let mut gz = gzip(&img[..70_000], 9);
+    gz.extend(gzip(&img[70_000..], 1));
+    gz.extend(gzip(b"", 6));
+    let (v, out, _) = oneshot(&gz, opts());
+    assert_eq!(v.result.unwrap().gzip.unwrap().members, 3);
+    assert_eq!(out, img);
+    gz.extend([0u8; 1000]);
+    assert!(oneshot(&gz, opts()).0.result.is_ok());
+    gz.push(1);
+    assert_eq!(err(&oneshot(&gz, opts()).0), ProbeError::TrailingGarbage);
+}
+
+#[test]
+fn zboot_payload() {
+    let img = kernel(150_000);
+    let mut padded = img.clone();
+    padded.resize(0x30000, 0); // zboot pads the Image to image_size
+    let z = zboot(&gzip(&padded, 9), b"gzip");
+    let (v, out, _) = oneshot(&z, opts());
+    let r = v.result.unwrap();
+    assert_eq!(r.format, Format::Zboot);
+    assert_eq!(out, padded);
+    assert_eq!(r.zboot.unwrap().payload_offset, 0x1000);
+    assert_eq!(r.input_size, z.len() as u64);
+    for (name, c) in [(&b"zstd22"[..], "zstd"), (b"xzkern", "xz"), (b"lz4", "lz4")] {
+        let v = oneshot(&zboot(b"whatever", name), opts()).0;
+        let e = err(&v);
+        assert_eq!(e.errno(), error::EINVAL);
+        assert!(e.message().contains(c), "{}", e.message());
+    }
+}
+
+#[test]
+fn other_compressions_are_named() {
+    for (magic, name) in [
+        (&b"\xFD7zXZ\0"[..], "xz"),
+        (b"\x28\xB5\x2F\xFD", "zstd"),
+        (b"BZh9", "bzip2"),
+        (b"\x04\x22\x4D\x18", "lz4"),
+        (b"\x02\x21\x4C\x18", "lz4"),
+        (b"\x5D\x00\x00\x80", "lzma"),
+        (b"\x89LZO\x00", "lzo"),
+    ] {
+        let mut f = magic.to_vec();
+        f.resize(5000, 0x55);
+        for v in [oneshot(&f, opts()).0, streamed(&f, &[7], opts()).0] {
+            let e = err(&v);
+            assert_eq!(e.errno(), 22);
+            assert!(e.message().starts_with(name), "{name}: {}", e.message());
+        }
+    }
+    assert_eq!(err(&oneshot(b"", opts()).0), ProbeError::UnknownFormat);
+    assert_eq!(err(&oneshot(&[0u8; 100], opts()).0), ProbeError::UnknownFormat);
+}
+
+#[test]
+fn header_rules() {
+    let t = opts();
+    let legacy = image(8192, 0, 0, false);
+    assert_eq!(err(&oneshot(&gzip(&legacy, 6), t).0), ProbeError::ImageSizeZero);
+    let be = image(8192, 8192, 1, false);
+    assert_eq!(err(&oneshot(&gzip(&be, 6), t).0), ProbeError::EndianMismatch);
+    let big = ProbeOptions {
+        target: Target {
+            endian: Endian::Big,
+            granules: Granules::all(),
+        },
+        ..t
+    };
+    assert!(oneshot(&gzip(&be, 6), big).0.result.is_ok());
+    let k64 = image(8192, 8192, 0b110, false);
+    let only4k = ProbeOptions {
+        target: Target {
+            granules: Granules::K4,
+            ..Target::default()
+        },
+        ..t
+    };
+    assert_eq!(err(&oneshot(&k64, only4k).0), ProbeError::PageSizeUnsupported);
+    let r = oneshot(&k64, t).0.result.unwrap();
+    assert_eq!(r.header.page_size().bytes(), Some(65536));
+    let mut nomagic = kernel(8192);
+    nomagic[0x38] = b'B';
+    assert_eq!(err(&oneshot(&gzip(&nomagic, 6), t).0), ProbeError::NotArm64Image);
+    assert_eq!(err(&oneshot(&gzip(&kernel(8192)[..60], 6), t).0), ProbeError::ImageTooShort);
+    // Longer than text_offset + image_size: kexec would refuse the segment.
+    let long = image(9000, 8192, 0, false);
+    assert_eq!(err(&oneshot(&long, t).0), ProbeError::ImageLongerThanImageSize);
+    assert_eq!(err(&oneshot(&gzip(&long, 6), t).0), ProbeError::ImageLongerThanImageSize);
+    let mut badpe = kernel(8192);
+    badpe[0x40] = b'X';
+    assert_eq!(err(&oneshot(&gzip(&badpe, 6), t).0), ProbeError::BadPeHeader);
+}
+
+#[test]
+fn integrity_errors() {
+    let img = kernel(100_000);
+    let gz = gzip(&img, 6);
+    let n = gz.len();
+    let mut crc = gz.clone();
+    crc[n - 8] ^= 1;
+    assert_eq!(err(&oneshot(&crc, opts()).0), ProbeError::CrcMismatch);
+    let mut isz = gz.clone();
+    isz[n - 4] ^= 1;
+    assert_eq!(err(&oneshot(&isz, opts()).0), ProbeError::IsizeMismatch);
+    for cut in [1, 4, 8, 9, n / 2, n - 20] {
+        let v = oneshot(&gz[..n - cut], opts()).0;
+        assert_eq!(err(&v).errno(), error::EBADMSG, "cut {cut}");
+    }
+    let mut reserved = gz.clone();
+    reserved[3] |= 0x20;
+    assert_eq!(err(&oneshot(&reserved, opts()).0), ProbeError::GzipReservedFlags);
+    let mut cm = gz.clone();
+    cm[2] = 7;
+    assert_eq!(err(&oneshot(&cm, opts()).0), ProbeError::GzipBadMethod);
+}
+
+#[test]
+fn bound_is_efbig_and_early() {
+    // 64 MiB of zeros behind a header that claims 1 GiB: a bomb.
+    let mut bomb = image(64 << 20, 1 << 30, 0, false);
+    bomb[64..].fill(0);
+    let gz = gzip(&bomb, 9);
+    let small = ProbeOptions {
+        max_image_size: 1 << 20,
+        ..opts()
+    };
+    let (v, _, reserves) = oneshot(&gz, small);
+    assert_eq!(err(&v), ProbeError::TooBig);
+    assert_eq!(err(&v).errno(), error::EFBIG);
+    assert_eq!(reserves, vec![1 << 20]);
+    // Exactly at the bound is fine, one byte over is not.
+    let img = image(1 << 20, 1 << 21, 0, false);
+    let at = ProbeOptions {
+        max_image_size: 1 << 20,
+        ..opts()
+    };
+    assert!(oneshot(&gzip(&img, 6), at).0.result.is_ok());
+    assert!(streamed(&gzip(&img, 6), &[1, 4096], at).0.result.is_ok());
+    let over = ProbeOptions {
+        max_image_size: (1 << 20) - 1,
+        ..opts()
+    };
+    assert_eq!(err(&oneshot(&gzip(&img, 6), over).0), ProbeError::TooBig);
+    assert_eq!(err(&oneshot(&img, over).0), ProbeError::TooBig);
+    assert_eq!(err(&streamed(&gzip(&img, 6), &[1000], over).0), ProbeError::TooBig);
+}
+
+#[test]
+fn allocation_failure_is_enomem() {
+    let gz = gzip(&kernel(100_000), 6);
+    let mut p = Box::new(Prober::new(opts()));
+    let mut out = VecOut {
+        cap: Some(1000),
+        ..Default::default()
+    };
+    let e = p.write(&gz, &mut out, &mut Crc).unwrap_err();
+    assert_eq!(e, ProbeError::NoMemory);
+    assert_eq!(e.errno(), error::ENOMEM);
+    // Sticky.
+    assert_eq!(p.finish(&out), Err(ProbeError::NoMemory));
+}
+
+#[test]
+fn streaming_matches_oneshot_in_odd_chunks() {
+    let mut img = kernel(120_000);
+    sign(&mut img, 1000);
+    let gz = gzip(&img, 9);
+    let z = zboot(&gz, b"gzip");
+    for input in [&img, &gz, &z] {
+        let (a, ai, _) = oneshot(input, opts());
+        assert!(a.result.is_ok());
+        for chunks in [&[1usize][..], &[2, 3, 5], &[4095, 1], &[65536], &[7, 100_000]] {
+            let (b, bi) = streamed(input, chunks, opts());
+            assert_eq!(a, b, "chunks {chunks:?}");
+            assert_eq!(ai, bi);
+        }
+    }
+}
+
+#[test]
+fn signed_image() {
+    let mut img = kernel(50_000);
+    sign(&mut img, 2000);
+    let r = oneshot(&gzip(&img, 6), opts()).0.result.unwrap();
+    let pe = r.pe.unwrap();
+    assert!(pe.signed());
+    assert_eq!(pe.signature_size(), 2000);
+    assert_eq!(pe.cert.unwrap().offset, 50_000);
+}
+
+#[test]
+fn quick_probe_reads_only_the_head() {
+    let mut img = kernel(2_000_000);
+    sign(&mut img, 4000);
+    let gz = gzip(&img, 6);
+    let mut p = Box::new(Prober::new(opts()));
+    let r = quick_probe(&mut p, &gz, &mut Crc).unwrap();
+    assert!(r.quick);
+    assert_eq!(r.image_bytes, img.len() as u64);
+    assert!(r.pe.unwrap().signed());
+    assert_eq!(r.header.image_size, (img.len() as u64 + 0xFFFF) & !0xFFFF);
+    assert!(p.input_size() < 20_000, "read {} bytes", p.input_size());
+    // The same with zero padding after the member (ISIZE ends in 0x00 here).
+    let mut padded = gz.clone();
+    padded.extend([0u8; 512]);
+    p.reset(opts());
+    assert_eq!(quick_probe(&mut p, &padded, &mut Crc).unwrap().image_bytes, img.len() as u64);
+    // Header errors surface without inflating the rest.
+    let mut be = img.clone();
+    be[24] |= 1;
+    p.reset(opts());
+    assert_eq!(quick_probe(&mut p, &gzip(&be, 6), &mut Crc), Err(ProbeError::EndianMismatch));
+    // zboot.
+    let z = zboot(&gzip(&img, 9), b"gzip");
+    p.reset(opts());
+    let r = quick_probe(&mut p, &z, &mut Crc).unwrap();
+    assert_eq!(r.format, Format::Zboot);
+    assert_eq!(r.image_bytes, img.len() as u64);
+}
+
+#[test]
+fn json_line_round_trip_fields() {
+    let img = kernel(70_000);
+    let gz = gzip(&img, 6);
+    let (v, _, _) = oneshot(&gz, opts());
+    let line = v.json_line(Some("dir/Image.gz")).unwrap();
+    assert!(line.starts_with("{\"path\":\"dir/Image.gz\",\"ok\":true,\"errno\":0,\"errno_name\":\"OK\",\"error\":null,\"format\":\"gzip\""));
+    assert!(line.contains("\"image_bytes\":70000"));
+    assert!(line.contains("\"page_size\":4096"));
+    let mut text = String::new();
+    v.write_text(&mut text, "Image.gz").unwrap();
+    assert!(text.contains("OK: arm64 Image, gzip-compressed"));
+    assert!(text.contains("4K pages"));
+}
