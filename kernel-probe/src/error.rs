@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(ProbeError::CrcMismatch.errno(), 74);
         assert_eq!(ProbeError::NotArm64Image.errno(), 22);
         assert_eq!(ProbeError::NoMemory.errno(), 12);
-        assert_eq!(ProbeError::UnsupportedCompression(Compression::Xz).errno(), 22);
+        assert_eq!(
+            ProbeError::UnsupportedCompression(Compression::Xz).errno(),
+            22
+        );
         assert_eq!(ProbeError::Truncated.errno_name(), "EBADMSG");
         assert!(ProbeError::UnsupportedCompression(Compression::Zstd)
             .message()

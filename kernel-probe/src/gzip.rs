@@ -273,7 +273,11 @@ mod tests {
         for flags in 0..32u8 {
             let h = header(flags, b"xtra-data", b"vmlinux", b"a comment");
             for chunk in [1, 2, 3, 7, 64] {
-                assert_eq!(parse_chunked(&h, chunk), Ok(h.len()), "flags {flags:#x} chunk {chunk}");
+                assert_eq!(
+                    parse_chunked(&h, chunk),
+                    Ok(h.len()),
+                    "flags {flags:#x} chunk {chunk}"
+                );
             }
         }
     }
@@ -299,7 +303,10 @@ mod tests {
             let h = header(bit, b"", b"", b"");
             assert_eq!(parse_chunked(&h, 10), Err(ProbeError::GzipReservedFlags));
         }
-        assert_eq!(parse_chunked(b"\x1F\x8C", 1), Err(ProbeError::TrailingGarbage));
+        assert_eq!(
+            parse_chunked(b"\x1F\x8C", 1),
+            Err(ProbeError::TrailingGarbage)
+        );
         assert_eq!(parse_chunked(b"PK", 1), Err(ProbeError::TrailingGarbage));
     }
 

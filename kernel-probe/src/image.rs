@@ -3,7 +3,7 @@
 //! apply to it.
 
 use bitflags::bitflags;
-use static_assertions::{const_assert_eq, const_assert};
+use static_assertions::{const_assert, const_assert_eq};
 
 use crate::bytes;
 use crate::container::{ARM64_MAGIC, ARM64_MAGIC_OFFSET};
@@ -36,7 +36,10 @@ const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, text_offset), 0x08);
 const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, image_size), 0x10);
 const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, flags), 0x18);
 const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, res2), 0x20);
-const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, magic), ARM64_MAGIC_OFFSET);
+const_assert_eq!(
+    core::mem::offset_of!(Arm64ImageHeader, magic),
+    ARM64_MAGIC_OFFSET
+);
 const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, res5), 0x3C);
 const_assert!(ARM64_MAGIC_OFFSET + 4 <= ARM64_HEADER_LEN);
 

@@ -54,8 +54,7 @@ pub fn step(
     }
     let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
         | inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
-    let (status, consumed, produced) =
-        decompress(state, input, window, out_pos, flags);
+    let (status, consumed, produced) = decompress(state, input, window, out_pos, flags);
     let status = match status {
         TINFLStatus::Done => Status::StreamEnd,
         TINFLStatus::NeedsMoreInput => Status::NeedInput,

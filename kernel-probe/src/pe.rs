@@ -264,7 +264,11 @@ pub(crate) mod tests {
         for (at, val) in [(0x40usize, b'X'), (0x44, 0x4C), (0x59, 0x01), (0x3C, 0xF0)] {
             let mut b = good.clone();
             b[at] = val;
-            assert_eq!(PeInfo::parse(&b, 0x1000), Err(ProbeError::BadPeHeader), "{at:#x}");
+            assert_eq!(
+                PeInfo::parse(&b, 0x1000),
+                Err(ProbeError::BadPeHeader),
+                "{at:#x}"
+            );
         }
         assert_eq!(PeInfo::parse(b"MZ", 2), Err(ProbeError::BadPeHeader));
     }

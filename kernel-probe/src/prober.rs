@@ -118,7 +118,9 @@ enum Stage {
 enum Sink {
     Head,
     /// The caller's buffer, `len` bytes of it in use as the bound.
-    Output { len: usize },
+    Output {
+        len: usize,
+    },
 }
 
 /// The streaming probe. About 15 KB: allocate it where the caller wants it
@@ -318,9 +320,9 @@ impl Prober {
             | Stage::Deflate
             | Stage::Trailer
             | Stage::AfterMember
-            | Stage::Padding => payload_left.map_or(input.len(), |left| {
-                input.len().min(bytes::usize_sat(left))
-            }),
+            | Stage::Padding => {
+                payload_left.map_or(input.len(), |left| input.len().min(bytes::usize_sat(left)))
+            }
             _ => input.len(),
         };
         let data = input.get(..in_payload).unwrap_or_default();
@@ -328,9 +330,9 @@ impl Prober {
             Stage::Sniff => self.sniff_step(input, out, crc)?,
             Stage::Raw => self.emit_raw(input, out)?,
             Stage::ZbootSkip => {
-                let skip = self
-                    .zboot
-                    .map_or(0, |z| u64::from(z.payload_offset).saturating_sub(self.input_pos));
+                let skip = self.zboot.map_or(0, |z| {
+                    u64::from(z.payload_offset).saturating_sub(self.input_pos)
+                });
                 let n = input.len().min(bytes::usize_sat(skip));
                 if n == bytes::usize_sat(skip) {
                     self.stage = Stage::GzipHeader;
@@ -372,7 +374,9 @@ impl Prober {
         };
         // Leaving the zboot payload: the gzip stream must be complete.
         if let Some(left) = payload_left {
-            if self.stage != Stage::ZbootSkip && u64::try_from(used).is_ok_and(|u| u >= left) && left > 0
+            if self.stage != Stage::ZbootSkip
+                && u64::try_from(used).is_ok_and(|u| u >= left)
+                && left > 0
             {
                 match self.stage {
                     Stage::AfterMember | Stage::Padding => self.stage = Stage::ZbootTail,
@@ -541,8 +545,6 @@ impl Prober {
             self.member_len = self.member_len.saturating_add(step.produced as u64);
             self.out_pos += step.produced;
             used += step.consumed;
-            if step.consumed > 0 || step.produced > 0 {
-                    }
             match step.status {
                 Status::StreamEnd => {
                     self.stage = Stage::Trailer;
@@ -574,7 +576,8 @@ impl Prober {
     fn trailer_step(&mut self, data: &[u8]) -> Result<usize, ProbeError> {
         let take = (TRAILER_LEN - self.trailer_len).min(data.len());
         if let (Some(dst), Some(src)) = (
-            self.trailer.get_mut(self.trailer_len..self.trailer_len + take),
+            self.trailer
+                .get_mut(self.trailer_len..self.trailer_len + take),
             data.get(..take),
         ) {
             dst.copy_from_slice(src);
@@ -610,11 +613,13 @@ impl Prober {
     fn finish_inner<O: OutputBuffer>(&mut self, out: &O) -> Result<Report, ProbeError> {
         match self.stage {
             Stage::Sniff => {
-                return Err(match sniff(self.sniff.get(..self.sniff_len).unwrap_or_default()) {
-                    Sniffed::Unsupported(c) => ProbeError::UnsupportedCompression(c),
-                    Sniffed::Known(Format::Zboot) => ProbeError::Truncated,
-                    _ => ProbeError::UnknownFormat,
-                })
+                return Err(
+                    match sniff(self.sniff.get(..self.sniff_len).unwrap_or_default()) {
+                        Sniffed::Unsupported(c) => ProbeError::UnsupportedCompression(c),
+                        Sniffed::Known(Format::Zboot) => ProbeError::Truncated,
+                        _ => ProbeError::UnknownFormat,
+                    },
+                )
             }
             Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail => {}
             Stage::ZbootSkip | Stage::GzipHeader | Stage::Deflate | Stage::Trailer => {
@@ -646,7 +651,9 @@ impl Prober {
 
     /// Quick probe state: the head (whatever was inflated of it) and the zboot header.
     pub(crate) fn head(&self) -> &[u8] {
-        self.head.get(..self.out_pos.min(HEAD_LEN)).unwrap_or_default()
+        self.head
+            .get(..self.out_pos.min(HEAD_LEN))
+            .unwrap_or_default()
     }
 
     pub(crate) fn stopped(&self) -> bool {

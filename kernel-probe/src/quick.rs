@@ -52,12 +52,8 @@ fn quick_compressed<C: Crc32>(
     let format = prober.format().unwrap_or(Format::Gzip);
     // The gzip data: the whole file, or the zboot payload.
     let gz = match prober.zboot() {
-        Some(z) => bytes::range(
-            input,
-            z.payload_offset as usize,
-            z.payload_size as usize,
-        )
-        .unwrap_or_default(),
+        Some(z) => bytes::range(input, z.payload_offset as usize, z.payload_size as usize)
+            .unwrap_or_default(),
         None => input,
     };
     let header = prober.head();

@@ -272,10 +272,18 @@ impl Verdict {
             w,
             "  image size          {} bytes{}",
             r.image_bytes,
-            if r.quick { " (claimed by ISIZE, quick probe)" } else { " (decompressed)" }
+            if r.quick {
+                " (claimed by ISIZE, quick probe)"
+            } else {
+                " (decompressed)"
+            }
         )?;
         writeln!(w, "  text_offset         {:#x}", h.text_offset)?;
-        writeln!(w, "  image_size          {:#x} ({} bytes)", h.image_size, h.image_size)?;
+        writeln!(
+            w,
+            "  image_size          {:#x} ({} bytes)",
+            h.image_size, h.image_size
+        )?;
         write!(
             w,
             "  flags               {:#x}: {}-endian, ",
@@ -296,7 +304,10 @@ impl Verdict {
             }
         )?;
         if h.reserved_nonzero() {
-            writeln!(w, "  warning             reserved header fields are not zero")?;
+            writeln!(
+                w,
+                "  warning             reserved header fields are not zero"
+            )?;
         }
         match &r.pe {
             Some(pe) => {
@@ -315,18 +326,42 @@ impl Verdict {
                         "signed: certificate table at {:#x}, {} bytes{}",
                         c.offset,
                         c.size,
-                        if c.check == CertCheck::NotChecked { " (not inflated, unchecked)" } else { "" }
+                        if c.check == CertCheck::NotChecked {
+                            " (not inflated, unchecked)"
+                        } else {
+                            ""
+                        }
                     )?,
                 }
             }
-            None => writeln!(w, "  PE/COFF             none (kernel built without CONFIG_EFI)")?,
+            None => writeln!(
+                w,
+                "  PE/COFF             none (kernel built without CONFIG_EFI)"
+            )?,
         }
         if let Some(g) = &r.gzip {
-            write!(w, "  gzip                crc32 {:#010x}, isize {}", g.crc32, g.isize)?;
+            write!(
+                w,
+                "  gzip                crc32 {:#010x}, isize {}",
+                g.crc32, g.isize
+            )?;
             if g.members > 0 {
-                write!(w, ", {} member{}", g.members, if g.members == 1 { "" } else { "s" })?;
+                write!(
+                    w,
+                    ", {} member{}",
+                    g.members,
+                    if g.members == 1 { "" } else { "s" }
+                )?;
             }
-            writeln!(w, "{}", if r.quick { " (trailer not verified)" } else { ", verified" })?;
+            writeln!(
+                w,
+                "{}",
+                if r.quick {
+                    " (trailer not verified)"
+                } else {
+                    ", verified"
+                }
+            )?;
         }
         if let Some(z) = &r.zboot {
             writeln!(
@@ -397,10 +432,23 @@ mod tests {
         };
         let line = v.json_line(Some("x.gz")).unwrap();
         for key in [
-            "path", "ok", "errno", "errno_name", "error", "format", "input_size", "image_bytes",
-            "header", "pe", "gzip", "kdump_bytes_needed",
+            "path",
+            "ok",
+            "errno",
+            "errno_name",
+            "error",
+            "format",
+            "input_size",
+            "image_bytes",
+            "header",
+            "pe",
+            "gzip",
+            "kdump_bytes_needed",
         ] {
-            assert!(line.contains(&std::format!("\"{key}\":")), "{key} in {line}");
+            assert!(
+                line.contains(&std::format!("\"{key}\":")),
+                "{key} in {line}"
+            );
         }
         assert!(line.contains("\"errno\":74"));
         assert!(line.ends_with("}\n"));

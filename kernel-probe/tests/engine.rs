@@ -101,16 +101,25 @@ fn other_compressions_are_named() {
         }
     }
     assert_eq!(err(&oneshot(b"", opts()).0), ProbeError::UnknownFormat);
-    assert_eq!(err(&oneshot(&[0u8; 100], opts()).0), ProbeError::UnknownFormat);
+    assert_eq!(
+        err(&oneshot(&[0u8; 100], opts()).0),
+        ProbeError::UnknownFormat
+    );
 }
 
 #[test]
 fn header_rules() {
     let t = opts();
     let legacy = image(8192, 0, 0, false);
-    assert_eq!(err(&oneshot(&gzip(&legacy, 6), t).0), ProbeError::ImageSizeZero);
+    assert_eq!(
+        err(&oneshot(&gzip(&legacy, 6), t).0),
+        ProbeError::ImageSizeZero
+    );
     let be = image(8192, 8192, 1, false);
-    assert_eq!(err(&oneshot(&gzip(&be, 6), t).0), ProbeError::EndianMismatch);
+    assert_eq!(
+        err(&oneshot(&gzip(&be, 6), t).0),
+        ProbeError::EndianMismatch
+    );
     let big = ProbeOptions {
         target: Target {
             endian: Endian::Big,
@@ -127,20 +136,38 @@ fn header_rules() {
         },
         ..t
     };
-    assert_eq!(err(&oneshot(&k64, only4k).0), ProbeError::PageSizeUnsupported);
+    assert_eq!(
+        err(&oneshot(&k64, only4k).0),
+        ProbeError::PageSizeUnsupported
+    );
     let r = oneshot(&k64, t).0.result.unwrap();
     assert_eq!(r.header.page_size().bytes(), Some(65536));
     let mut nomagic = kernel(8192);
     nomagic[0x38] = b'B';
-    assert_eq!(err(&oneshot(&gzip(&nomagic, 6), t).0), ProbeError::NotArm64Image);
-    assert_eq!(err(&oneshot(&gzip(&kernel(8192)[..60], 6), t).0), ProbeError::ImageTooShort);
+    assert_eq!(
+        err(&oneshot(&gzip(&nomagic, 6), t).0),
+        ProbeError::NotArm64Image
+    );
+    assert_eq!(
+        err(&oneshot(&gzip(&kernel(8192)[..60], 6), t).0),
+        ProbeError::ImageTooShort
+    );
     // Longer than text_offset + image_size: kexec would refuse the segment.
     let long = image(9000, 8192, 0, false);
-    assert_eq!(err(&oneshot(&long, t).0), ProbeError::ImageLongerThanImageSize);
-    assert_eq!(err(&oneshot(&gzip(&long, 6), t).0), ProbeError::ImageLongerThanImageSize);
+    assert_eq!(
+        err(&oneshot(&long, t).0),
+        ProbeError::ImageLongerThanImageSize
+    );
+    assert_eq!(
+        err(&oneshot(&gzip(&long, 6), t).0),
+        ProbeError::ImageLongerThanImageSize
+    );
     let mut badpe = kernel(8192);
     badpe[0x40] = b'X';
-    assert_eq!(err(&oneshot(&gzip(&badpe, 6), t).0), ProbeError::BadPeHeader);
+    assert_eq!(
+        err(&oneshot(&gzip(&badpe, 6), t).0),
+        ProbeError::BadPeHeader
+    );
 }
 
 #[test]
@@ -160,7 +187,10 @@ fn integrity_errors() {
     }
     let mut reserved = gz.clone();
     reserved[3] |= 0x20;
-    assert_eq!(err(&oneshot(&reserved, opts()).0), ProbeError::GzipReservedFlags);
+    assert_eq!(
+        err(&oneshot(&reserved, opts()).0),
+        ProbeError::GzipReservedFlags
+    );
     let mut cm = gz.clone();
     cm[2] = 7;
     assert_eq!(err(&oneshot(&cm, opts()).0), ProbeError::GzipBadMethod);
@@ -194,7 +224,10 @@ fn bound_is_efbig_and_early() {
     };
     assert_eq!(err(&oneshot(&gzip(&img, 6), over).0), ProbeError::TooBig);
     assert_eq!(err(&oneshot(&img, over).0), ProbeError::TooBig);
-    assert_eq!(err(&streamed(&gzip(&img, 6), &[1000], over).0), ProbeError::TooBig);
+    assert_eq!(
+        err(&streamed(&gzip(&img, 6), &[1000], over).0),
+        ProbeError::TooBig
+    );
 }
 
 #[test]
@@ -221,7 +254,13 @@ fn streaming_matches_oneshot_in_odd_chunks() {
     for input in [&img, &gz, &z] {
         let (a, ai, _) = oneshot(input, opts());
         assert!(a.result.is_ok());
-        for chunks in [&[1usize][..], &[2, 3, 5], &[4095, 1], &[65536], &[7, 100_000]] {
+        for chunks in [
+            &[1usize][..],
+            &[2, 3, 5],
+            &[4095, 1],
+            &[65536],
+            &[7, 100_000],
+        ] {
             let (b, bi) = streamed(input, chunks, opts());
             assert_eq!(a, b, "chunks {chunks:?}");
             assert_eq!(ai, bi);
@@ -256,12 +295,18 @@ fn quick_probe_reads_only_the_head() {
     let mut padded = gz.clone();
     padded.extend([0u8; 512]);
     p.reset(opts());
-    assert_eq!(quick_probe(&mut p, &padded, &mut Crc).unwrap().image_bytes, img.len() as u64);
+    assert_eq!(
+        quick_probe(&mut p, &padded, &mut Crc).unwrap().image_bytes,
+        img.len() as u64
+    );
     // Header errors surface without inflating the rest.
     let mut be = img.clone();
     be[24] |= 1;
     p.reset(opts());
-    assert_eq!(quick_probe(&mut p, &gzip(&be, 6), &mut Crc), Err(ProbeError::EndianMismatch));
+    assert_eq!(
+        quick_probe(&mut p, &gzip(&be, 6), &mut Crc),
+        Err(ProbeError::EndianMismatch)
+    );
     // zboot.
     let z = zboot(&gzip(&img, 9), b"gzip");
     p.reset(opts());

@@ -47,7 +47,11 @@ pub fn image(len: usize, image_size: u64, flags: u64, pe: bool) -> Vec<u8> {
     for (i, b) in d.iter_mut().enumerate().skip(64) {
         *b = ((i * 31) ^ (i >> 7)) as u8 & 0x3F;
     }
-    d[0..4].copy_from_slice(if pe { b"MZ@\xFA" } else { &[0x1F, 0x20, 0x03, 0xD5] });
+    d[0..4].copy_from_slice(if pe {
+        b"MZ@\xFA"
+    } else {
+        &[0x1F, 0x20, 0x03, 0xD5]
+    });
     d[8..16].copy_from_slice(&0u64.to_le_bytes());
     d[16..24].copy_from_slice(&image_size.to_le_bytes());
     d[24..32].copy_from_slice(&flags.to_le_bytes());
@@ -148,6 +152,10 @@ pub fn streamed(
         Ok(()) => p.finish(&out),
         Err(e) => Err(e),
     };
-    let img = if r.is_ok() { p.image(&out).to_vec() } else { Vec::new() };
+    let img = if r.is_ok() {
+        p.image(&out).to_vec()
+    } else {
+        Vec::new()
+    };
     (p.verdict(r, input.len() as u64), img)
 }
