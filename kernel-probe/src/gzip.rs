@@ -87,13 +87,13 @@ impl HeaderParser {
             let take = match state {
                 State::Fixed | State::ExtraLen | State::HeaderCrc => {
                     let take = want.saturating_sub(self.filled).min(rest.len());
-                    if let (Some(dst), Some(src)) = (
-                        self.buf.get_mut(self.filled..self.filled + take),
-                        rest.get(..take),
-                    ) {
+                    let end = self.filled.saturating_add(take);
+                    if let (Some(dst), Some(src)) =
+                        (self.buf.get_mut(self.filled..end), rest.get(..take))
+                    {
                         dst.copy_from_slice(src);
                     }
-                    self.filled += take;
+                    self.filled = end;
                     field_end = self.filled == want;
                     take
                 }
@@ -101,7 +101,7 @@ impl HeaderParser {
                 State::Name | State::Comment => match rest.iter().position(|&b| b == 0) {
                     Some(nul) => {
                         field_end = true;
-                        nul + 1
+                        nul.saturating_add(1)
                     }
                     None => rest.len(),
                 },
@@ -112,12 +112,12 @@ impl HeaderParser {
                 self.crc = crc.update(self.crc, rest.get(..take).unwrap_or_default());
             }
             self.len = self.len.saturating_add(take as u64);
-            pos += take;
+            pos = pos.saturating_add(take);
             // The magic is checked as soon as its bytes are here, so bytes
             // after a member that are not another member are named at once.
+            let [id1, id2, ..] = self.buf;
             if state == State::Fixed
-                && (self.filled >= 1 && self.buf[0] != 0x1F
-                    || self.filled >= 2 && self.buf[1] != 0x8B)
+                && (self.filled >= 1 && id1 != 0x1F || self.filled >= 2 && id2 != 0x8B)
             {
                 return Err(ProbeError::TrailingGarbage);
             }
@@ -146,17 +146,19 @@ impl HeaderParser {
     fn complete_field(&mut self, state: State) -> Result<(), ProbeError> {
         match state {
             State::Fixed => {
-                if self.buf[2] != CM_DEFLATE {
+                let [_, _, cm, flg, ..] = self.buf;
+                if cm != CM_DEFLATE {
                     return Err(ProbeError::GzipBadMethod);
                 }
-                self.flags = self.buf[3];
+                self.flags = flg;
                 if self.flags & FRESERVED != 0 {
                     return Err(ProbeError::GzipReservedFlags);
                 }
                 self.state = self.after(0);
             }
             State::ExtraLen => {
-                let left = u16::from_le_bytes([self.buf[0], self.buf[1]]);
+                let [lo, hi, ..] = self.buf;
+                let left = u16::from_le_bytes([lo, hi]);
                 self.state = if left == 0 {
                     self.after(FEXTRA)
                 } else {
@@ -164,7 +166,8 @@ impl HeaderParser {
                 };
             }
             State::HeaderCrc => {
-                let stored = u16::from_le_bytes([self.buf[0], self.buf[1]]);
+                let [lo, hi, ..] = self.buf;
+                let stored = u16::from_le_bytes([lo, hi]);
                 if stored != (self.crc & 0xFFFF) as u16 {
                     return Err(ProbeError::GzipHeaderCrc);
                 }
@@ -205,9 +208,10 @@ pub struct Trailer {
 
 impl Trailer {
     pub fn parse(b: [u8; TRAILER_LEN]) -> Self {
+        let [c0, c1, c2, c3, s0, s1, s2, s3] = b;
         Self {
-            crc32: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            isize: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            crc32: u32::from_le_bytes([c0, c1, c2, c3]),
+            isize: u32::from_le_bytes([s0, s1, s2, s3]),
         }
     }
 

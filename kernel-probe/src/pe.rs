@@ -162,7 +162,8 @@ impl PeInfo {
 }
 
 fn check_cert(data: &[u8], image_len: u64, headers: u32, offset: u32, size: u32) -> CertCheck {
-    let end = u64::from(offset) + u64::from(size);
+    // Two u32s: the u64 sum cannot overflow.
+    let end = u64::from(offset).saturating_add(u64::from(size));
     if end > image_len || size < WIN_CERT_HEADER_LEN {
         return CertCheck::Broken(CertProblem::OutsideFile);
     }
@@ -178,7 +179,7 @@ fn check_cert(data: &[u8], image_len: u64, headers: u32, offset: u32, size: u32)
         return CertCheck::NotChecked;
     };
     // verify_pefile.c: round_up(wrapper.length, 8) must equal the directory size.
-    let rounded = u64::from(length).div_ceil(8) * 8;
+    let rounded = u64::from(length).div_ceil(8).saturating_mul(8);
     if rounded != u64::from(size) || length < WIN_CERT_HEADER_LEN {
         CertCheck::Broken(CertProblem::LengthMismatch)
     } else if revision != WIN_CERT_REVISION_2_0 {

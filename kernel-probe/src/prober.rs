@@ -296,7 +296,7 @@ impl Prober {
                 // would loop forever.
                 return Err(ProbeError::InvalidState);
             }
-            pos += used;
+            pos = pos.saturating_add(used);
             self.input_pos = self.input_pos.saturating_add(used as u64);
             if self.stage == Stage::Stopped {
                 // Quick probe: the rest of the input is not looked at.
@@ -404,13 +404,13 @@ impl Prober {
         crc: &mut C,
     ) -> Result<usize, ProbeError> {
         // Take bytes until the container is certain: 2 for gzip, else 64.
-        let mut used = 0;
+        let mut used: usize = 0;
         for &b in input {
             if let Some(slot) = self.sniff.get_mut(self.sniff_len) {
                 *slot = b;
             }
-            self.sniff_len += 1;
-            used += 1;
+            self.sniff_len = self.sniff_len.saturating_add(1);
+            used = used.saturating_add(1);
             let head = self.sniff.get(..self.sniff_len).unwrap_or_default();
             if head == GZIP_MAGIC || self.sniff_len == SNIFF_LEN {
                 break;
@@ -440,8 +440,11 @@ impl Prober {
             Sniffed::Known(Format::Image) => {
                 self.format = Some(Format::Image);
                 self.stage = Stage::Raw;
-                let used = self.emit_raw(&sniffed, out)?;
-                debug_assert_eq!(used, SNIFF_LEN);
+                // The 64 sniffed bytes fit in the 4 KiB head, so all are
+                // taken; anything else is a broken invariant, not a panic.
+                if self.emit_raw(&sniffed, out)? != SNIFF_LEN {
+                    return Err(ProbeError::InvalidState);
+                }
             }
             // Gzip was decided on its first two bytes.
             Sniffed::Known(Format::Gzip) => return Err(ProbeError::InvalidState),
@@ -508,17 +511,18 @@ impl Prober {
                 }
                 continue;
             }
-            let n = room.min(data.len() - used);
-            let (src, pos) = (data.get(used..used + n).unwrap_or_default(), self.out_pos);
+            let n = room.min(data.len().saturating_sub(used));
+            let end = used.saturating_add(n);
+            let (src, pos) = (data.get(used..end).unwrap_or_default(), self.out_pos);
             let buf = match self.sink {
                 Sink::Head => &mut self.head[..],
                 Sink::Output { .. } => out.as_mut_slice(),
             };
-            if let Some(dst) = buf.get_mut(pos..pos + n) {
+            if let Some(dst) = buf.get_mut(pos..pos.saturating_add(n)) {
                 dst.copy_from_slice(src);
             }
-            self.out_pos += n;
-            used += n;
+            self.out_pos = self.out_pos.saturating_add(n);
+            used = end;
         }
         Ok(used)
     }
@@ -539,12 +543,14 @@ impl Prober {
             };
             let rest = data.get(used..).unwrap_or_default();
             let step = inflate::step(&mut self.inflater, rest, buf, pos, limit, inflate::STEP)?;
-            let produced = buf.get(pos..pos + step.produced).unwrap_or_default();
+            let produced = buf
+                .get(pos..pos.saturating_add(step.produced))
+                .unwrap_or_default();
             // CRC fused per step, while the step's output is still in cache.
             self.member_crc = crc.update(self.member_crc, produced);
             self.member_len = self.member_len.saturating_add(step.produced as u64);
-            self.out_pos += step.produced;
-            used += step.consumed;
+            self.out_pos = self.out_pos.saturating_add(step.produced);
+            used = used.saturating_add(step.consumed);
             match step.status {
                 Status::StreamEnd => {
                     self.stage = Stage::Trailer;
@@ -574,15 +580,15 @@ impl Prober {
     }
 
     fn trailer_step(&mut self, data: &[u8]) -> Result<usize, ProbeError> {
-        let take = (TRAILER_LEN - self.trailer_len).min(data.len());
+        let take = TRAILER_LEN.saturating_sub(self.trailer_len).min(data.len());
+        let end = self.trailer_len.saturating_add(take);
         if let (Some(dst), Some(src)) = (
-            self.trailer
-                .get_mut(self.trailer_len..self.trailer_len + take),
+            self.trailer.get_mut(self.trailer_len..end),
             data.get(..take),
         ) {
             dst.copy_from_slice(src);
         }
-        self.trailer_len += take;
+        self.trailer_len = end;
         if self.trailer_len == TRAILER_LEN {
             let t = Trailer::parse(self.trailer);
             t.verify(self.member_crc, self.member_len)?;

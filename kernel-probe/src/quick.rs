@@ -52,8 +52,12 @@ fn quick_compressed<C: Crc32>(
     let format = prober.format().unwrap_or(Format::Gzip);
     // The gzip data: the whole file, or the zboot payload.
     let gz = match prober.zboot() {
-        Some(z) => bytes::range(input, z.payload_offset as usize, z.payload_size as usize)
-            .unwrap_or_default(),
+        Some(z) => bytes::range(
+            input,
+            bytes::usize_sat(u64::from(z.payload_offset)),
+            bytes::usize_sat(u64::from(z.payload_size)),
+        )
+        .unwrap_or_default(),
         None => input,
     };
     let header = prober.head();
@@ -85,15 +89,22 @@ fn quick_compressed<C: Crc32>(
 /// nonzero byte: prefer the end of the data, else the largest ISIZE that
 /// fits the kernel segment.
 fn claimed_trailer(gz: &[u8], seg: u64) -> Option<(u32, u32)> {
-    let end = gz.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let end = gz
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i.saturating_add(1));
     let at = |trailer_end: usize| {
         let start = trailer_end.checked_sub(8)?;
-        Some((bytes::u32_le(gz, start)?, bytes::u32_le(gz, start + 4)?))
+        Some((
+            bytes::u32_le(gz, start)?,
+            bytes::u32_le(gz, start.checked_add(4)?)?,
+        ))
     };
-    if gz.len() - end <= 3 {
+    // end <= gz.len() (it is a position in gz plus one).
+    if gz.len().saturating_sub(end) <= 3 {
         return at(gz.len());
     }
-    (end..=end + 3)
+    (end..=end.saturating_add(3))
         .filter_map(at)
         .filter(|&(_, isize)| u64::from(isize) <= seg)
         .max_by_key(|&(_, isize)| isize)

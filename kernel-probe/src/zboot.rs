@@ -35,8 +35,8 @@ impl ZbootHeader {
         if compression != Compression::Gzip {
             return Err(ProbeError::UnsupportedZbootCompression(compression));
         }
-        let end = u64::from(payload_offset) + u64::from(payload_size);
-        if (payload_offset as usize) < ZBOOT_HEADER_LEN || payload_size == 0 {
+        let end = u64::from(payload_offset).saturating_add(u64::from(payload_size));
+        if bytes::usize_sat(u64::from(payload_offset)) < ZBOOT_HEADER_LEN || payload_size == 0 {
             return Err(bad);
         }
         if file_len.is_some_and(|len| end > len) {
@@ -51,7 +51,8 @@ impl ZbootHeader {
 
     /// Offset just past the payload.
     pub fn payload_end(&self) -> u64 {
-        u64::from(self.payload_offset) + u64::from(self.payload_size)
+        // Two u32s: the u64 sum cannot overflow.
+        u64::from(self.payload_offset).saturating_add(u64::from(self.payload_size))
     }
 }
 
