@@ -1,0 +1,176 @@
+//! probe-run: probe arm64 kernel images (Image, Image.gz, vmlinuz.efi) with
+//! the same no_std crate the kernel module runs, print a report, write the
+//! decompressed Image, and hand it to kexec_file_load.
+
+mod atomic;
+mod buffer;
+mod cli;
+mod crc;
+mod errno;
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use clap::Parser;
+use kernel_probe::{probe, quick_probe, Prober, Verdict};
+
+use buffer::{Input, MappedOutput};
+use cli::{Cli, ProbeArgs};
+use crc::FastCrc;
+
+/// Exit statuses.
+const EXIT_VALID: u8 = 0;
+const EXIT_REJECTED: u8 = 1;
+const EXIT_USAGE_OR_IO: u8 = 2;
+
+/// The outcome for one path: a verdict, or an I/O error before or after it.
+enum Outcome {
+    Probed(Verdict),
+    Io { error: io::Error, verdict: Option<Verdict> },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE_OR_IO } else { EXIT_VALID });
+        }
+    };
+    ExitCode::from(run_probe(&cli.probe))
+}
+
+fn run_probe(args: &ProbeArgs) -> u8 {
+    if args.output.is_some() && args.images.len() != 1 {
+        eprintln!("probe-run: --output takes exactly one IMAGE");
+        return EXIT_USAGE_OR_IO;
+    }
+    let outcomes = probe_all(args);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut status = EXIT_VALID;
+    for (path, outcome) in args.images.iter().zip(&outcomes) {
+        let shown = path.to_string_lossy();
+        let line = match outcome {
+            Outcome::Probed(v) => {
+                if v.result.is_err() {
+                    status = status.max(EXIT_REJECTED);
+                }
+                render(v, &shown, args.json)
+            }
+            Outcome::Io { error, verdict } => {
+                status = EXIT_USAGE_OR_IO;
+                eprintln!("probe-run: {shown}: {error}");
+                match verdict {
+                    Some(v) => render(v, &shown, args.json),
+                    None if args.json => errno::io_error_json(&shown, error),
+                    None => String::new(),
+                }
+            }
+        };
+        if out.write_all(line.as_bytes()).is_err() {
+            return EXIT_USAGE_OR_IO;
+        }
+    }
+    if out.flush().is_err() {
+        return EXIT_USAGE_OR_IO;
+    }
+    status
+}
+
+fn render(v: &Verdict, path: &str, json: bool) -> String {
+    let mut s = String::new();
+    if json {
+        // Writing into a String cannot fail.
+        let _ = v.write_json(&mut s, Some(path));
+        s.push('\n');
+    } else {
+        let _ = v.write_text(&mut s, path);
+    }
+    s
+}
+
+/// Probe every image, several at once when there are several.
+fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
+    let n = args.images.len();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Outcome>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                // One prober per worker, reused across images.
+                let mut prober = Box::new(Prober::new(args.options()));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = args.images.get(i) else { break };
+                    let outcome = probe_one(&mut prober, path, args);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(outcome);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner().ok().flatten().unwrap_or_else(|| Outcome::Io {
+                error: io::Error::other("worker failed"),
+                verdict: None,
+            })
+        })
+        .collect()
+}
+
+fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
+    let input = match Input::open(path) {
+        Ok(i) => i,
+        Err(error) => return Outcome::Io { error, verdict: None },
+    };
+    prober.reset(args.options());
+    let input_size = input.len() as u64;
+    if args.quick {
+        let r = quick_probe(prober, &input, &mut FastCrc);
+        return Outcome::Probed(prober.verdict(r, input_size));
+    }
+    let mut out = MappedOutput::default();
+    let mut write_error = None;
+    let result = match probe(prober, &input, &mut out, &mut FastCrc) {
+        Ok((report, image)) => {
+            if let Some(dest) = &args.output {
+                write_error = atomic::write_atomic(dest, image).err().map(|e| {
+                    io::Error::new(e.kind(), format!("writing {}: {e}", dest.display()))
+                });
+            }
+            Ok(report)
+        }
+        Err(e) => Err(e),
+    };
+    let verdict = prober.verdict(result, input_size);
+    if let Some(error) = write_error {
+        return Outcome::Io {
+            error,
+            verdict: Some(verdict),
+        };
+    }
+    Outcome::Probed(verdict)
+}
+
+impl ProbeArgs {
+    fn options(&self) -> kernel_probe::ProbeOptions {
+        kernel_probe::ProbeOptions {
+            max_image_size: self.max_size,
+            target: kernel_probe::Target {
+                endian: self.target_endian.into(),
+                granules: self.granules(),
+            },
+        }
+    }
+}
