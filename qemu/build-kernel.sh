@@ -60,8 +60,8 @@ fi
 # Only one kernel build at a time (2 cores, ~1 GB RSS).
 mkdir -p "$KP_CACHE/kernel"
 exec 9>"$KP_CACHE/kernel/.lock"
-kp_log "waiting for the kernel build lock" && flock 9
-if [ -f "$obj/.kp-done" ]; then printf '%s\n' "$kdir"; exit 0; fi
+flock -n 9 || { kp_log "another kernel build is running: waiting for its lock"; flock 9; }
+if [ -f "$obj/.kp-done" ]; then ln -sfn "$key" "$KP_CACHE/kernel/latest"; printf '%s\n' "$kdir"; exit 0; fi
 
 mkdir -p "$obj"
 printf '%s\n' "$keytxt" >"$kdir/key.txt"

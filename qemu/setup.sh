@@ -15,7 +15,7 @@ kp_apt_install clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev 
   gzip make python3 perl kmod ca-certificates debian-archive-keyring dpkg-dev file
 
 # --- Rust toolchain, all parts pinned to the same version ---------------------
-rust_pkgs=(rustc-web rust-web-src libstd-rust-web-dev libstd-rust-web-dev:arm64)
+rust_pkgs=(rustc-web rust-web-src "libstd-rust-web-dev:$(dpkg --print-architecture)" libstd-rust-web-dev:arm64)
 installed_versions() {
   local p
   for p in "${rust_pkgs[@]}"; do
@@ -34,7 +34,6 @@ if [ "$n" -ne ${#rust_pkgs[@]} ] || [ "$(printf '%s\n' "$ver" | wc -l)" -ne 1 ];
   kp_log "installing Rust toolchain pinned at $ver"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --allow-downgrades \
     "${rust_pkgs[@]/%/=$ver}" >/dev/null
-  # libstd-rust-web-dev:arm64=VER via the array substitution gives "libstd-rust-web-dev:arm64=VER": fine.
 fi
 [ "$(installed_versions | sort -u | wc -l)" -eq 1 ] || kp_die "Rust toolchain packages disagree on version"
 ver=$(dpkg-query -W -f='${Version}' rustc-web)
