@@ -5,6 +5,8 @@
 #   own-image-gz                    our kernel's Image.gz -> probe-run -> boots
 #   own-zboot                       our vmlinuz.efi (EFI zboot, gzip) -> probe-run
 #                                   -> the inner Image boots
+#   own-kernel-features             our Image (2 CPUs, crashkernel=64M) has modules,
+#                                   kexec, a crash reservation, debugfs, misc devices
 #   own-zboot-firmware              vmlinuz.efi itself boots through UEFI firmware
 #   negative-corrupt                Image.gz with a byte flipped in its deflate data:
 #                                   probe-run exits 1, writes no output, nothing boots
@@ -75,6 +77,12 @@ done
 if [ -n "$kdir" ]; then
   probe_and_boot own-image-gz "$kdir/Image.gz" "$kdir/Image"
   probe_and_boot own-zboot "$kdir/vmlinuz.efi"
+  if "$KP_REPO/qemu/run.sh" --kernel "$kdir/Image" --initrd "$initrd" --scenario features \
+    --smp 2 --append crashkernel=64M --marker "kp-features-$$" --timeout "$timeout_s"; then
+    pass own-kernel-features
+  else
+    fail own-kernel-features "modules/kexec/crashkernel/debugfs/SMP check failed in the guest"
+  fi
   if "$KP_REPO/qemu/run.sh" --efi --kernel "$kdir/vmlinuz.efi" --initrd "$initrd" --scenario boot \
     --marker "kp-zboot-fw-$$" --timeout "$timeout_s"; then
     pass own-zboot-firmware
@@ -82,7 +90,7 @@ if [ -n "$kdir" ]; then
     fail own-zboot-firmware "vmlinuz.efi did not boot through UEFI firmware"
   fi
 else
-  for n in own-image-gz own-zboot own-zboot-firmware; do fail "$n" "no kernel (qemu/build-kernel.sh failed)"; done
+  for n in own-image-gz own-zboot own-kernel-features own-zboot-firmware; do fail "$n" "no kernel (qemu/build-kernel.sh failed)"; done
 fi
 
 # --- (c) negative: corrupt deflate data ------------------------------------------------
