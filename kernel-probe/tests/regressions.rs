@@ -1,0 +1,111 @@
+//! Findings from the property tests and the fuzz targets, each pinned as a
+//! test with the input that showed it.
+
+mod common;
+
+use std::io::Read;
+
+use common::*;
+use kernel_probe::{error, ProbeError, ProbeOptions};
+
+fn opts() -> ProbeOptions {
+    ProbeOptions::default()
+}
+
+/// Deflate bits, LSB first; Huffman codes go in MSB first.
+#[derive(Default)]
+struct Bits {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl Bits {
+    fn put(&mut self, v: u64, n: u32) {
+        self.acc |= v << self.n;
+        self.n += n;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+    fn code(&mut self, code: u64, n: u32) {
+        let rev = (0..n).fold(0, |r, i| r | ((code >> i) & 1) << (n - 1 - i));
+        self.put(rev, n);
+    }
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// Found by the bit-flip property (tests/properties.rs): a flipped distance
+/// that reaches before the start of the output. RFC 1951 forbids it; zlib
+/// says "invalid distance too far back"; kernel-probe says corrupt deflate
+/// (EBADMSG). flate2's miniz_oxide keeps a zero-filled window and decodes it
+/// as zeros, and GNU gzip does the same, so an image whose bytes there are
+/// zero "decodes" for them. kernel-probe stays strict: it is the checker
+/// that must not accept what the format forbids.
+#[test]
+fn distance_before_the_start_is_corrupt_even_where_flate2_reads_zeros() {
+    let img = kernel(5000);
+    // A stored block with the image, then a fixed-Huffman final block with
+    // one match: length 3, distance 5003 (> 5000 bytes of output so far).
+    let mut b = Bits::default();
+    b.put(0, 1); // BFINAL 0
+    b.put(0, 2); // stored
+    b.put(0, 5); // pad to the byte
+    let len = img.len() as u64;
+    b.put(len, 16);
+    b.put(!len & 0xFFFF, 16);
+    for &x in &img {
+        b.put(u64::from(x), 8);
+    }
+    b.put(1, 1); // BFINAL 1
+    b.put(1, 2); // fixed Huffman
+    b.code(0b000_0001, 7); // symbol 257: length 3
+    b.code(24, 5); // distance code 24: 4097 + 11 extra bits
+    b.put(5003 - 4097, 11);
+    b.code(0, 7); // end of block
+    let deflate = b.finish();
+    let mut want = img.clone();
+    want.extend([0, 0, 0]);
+    let mut gz = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3];
+    gz.extend(&deflate);
+    gz.extend(crc32fast::hash(&want).to_le_bytes());
+    gz.extend((want.len() as u32).to_le_bytes());
+    // flate2 accepts it and reads zeros from before the start.
+    let mut lax = Vec::new();
+    flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_end(&mut lax)
+        .expect("flate2 is lax here");
+    assert_eq!(lax, want);
+    // kernel-probe refuses it, in one shot and streamed.
+    let v = oneshot(&gz, opts()).0;
+    assert_eq!(v.result, Err(ProbeError::CorruptDeflate));
+    assert_eq!(v.errno(), error::EBADMSG);
+    assert_eq!(streamed(&gz, &[1, 7, 100], opts()).0, v);
+    // The same block with a distance inside the output is fine.
+    let mut ok = Bits::default();
+    ok.put(1, 1);
+    ok.put(1, 2);
+    ok.code(0b000_0001, 7);
+    ok.code(24, 5);
+    ok.put(4100 - 4097, 11);
+    ok.code(0, 7);
+    let mut stored_then_ok = deflate[..5 + img.len()].to_vec();
+    stored_then_ok.extend(ok.finish());
+    let mut want = img.clone();
+    let at = want.len() - 4100;
+    want.extend_from_within(at..at + 3);
+    let mut gz = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3];
+    gz.extend(&stored_then_ok);
+    gz.extend(crc32fast::hash(&want).to_le_bytes());
+    gz.extend((want.len() as u32).to_le_bytes());
+    let (v, out, _) = oneshot(&gz, opts());
+    assert!(v.result.is_ok(), "{:?}", v.result);
+    assert_eq!(out, want);
+}
