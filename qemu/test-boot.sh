@@ -13,7 +13,7 @@
 # Ends with "N passed, M failed"; exits 1 on any failure.
 #
 # PROBE_RUN=path   probe-run binary (default: target/release/probe-run, built
-#                  with cargo if missing). PROBE_RUN=shim uses qemu/probe-run-shim.sh
+#                  or refreshed with cargo first). PROBE_RUN=shim uses qemu/probe-run-shim.sh
 #                  (gzip -dc based), only to test the boot path without probe-run.
 # KP_BOOT_TIMEOUT  per-boot timeout in seconds (default 240).
 set -euo pipefail
@@ -28,15 +28,17 @@ fail() { failed=$((failed + 1)); results+=("FAIL $1: $2"); kp_log "FAIL $1: $2";
 
 # --- prerequisites -------------------------------------------------------------------
 "$KP_REPO/qemu/setup.sh"
-probe=${PROBE_RUN:-$KP_REPO/target/release/probe-run}
+probe=${PROBE_RUN:-}
 if [ "$probe" = shim ]; then
   probe=$KP_REPO/qemu/probe-run-shim.sh
   kp_log "WARNING: PROBE_RUN=shim: using gzip -dc instead of probe-run"
-elif [ ! -x "$probe" ]; then
+elif [ -z "$probe" ]; then
+  # Always through cargo, so the tests use the current sources (a no-op when up to date).
   kp_log "building probe-run (cargo build --release -p userspace-harness)"
   (cd "$KP_REPO" && cargo build --release -q -p userspace-harness) || kp_die "cannot build probe-run"
-  [ -x "$probe" ] || kp_die "no probe-run at $probe after cargo build"
+  probe=$KP_REPO/target/release/probe-run
 fi
+[ -x "$probe" ] || kp_die "no probe-run at $probe"
 initrd=$("$KP_REPO/qemu/initramfs.sh")
 kdir=
 if kdir=$("$KP_REPO/qemu/build-kernel.sh"); then :; else kdir=; kp_log "own kernel build failed"; fi
