@@ -45,7 +45,12 @@ pub struct ProbeArgs {
     pub target_endian: EndianArg,
 
     /// Page sizes the target CPU supports (comma-separated: 4k,16k,64k).
-    #[arg(long, value_delimiter = ',', value_name = "SIZES", default_value = "4k,16k,64k")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "SIZES",
+        default_value = "4k,16k,64k"
+    )]
     pub page_sizes: Vec<PageSizeArg>,
 }
 

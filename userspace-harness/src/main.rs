@@ -29,7 +29,10 @@ const EXIT_USAGE_OR_IO: u8 = 2;
 /// The outcome for one path: a verdict, or an I/O error before or after it.
 enum Outcome {
     Probed(Verdict),
-    Io { error: io::Error, verdict: Option<Verdict> },
+    Io {
+        error: io::Error,
+        verdict: Option<Verdict>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,7 +40,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE_OR_IO } else { EXIT_VALID });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE_OR_IO
+            } else {
+                EXIT_VALID
+            });
         }
     };
     ExitCode::from(run_probe(&cli.probe))
@@ -109,7 +116,9 @@ fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
                 let mut prober = Box::new(Prober::new(args.options()));
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = args.images.get(i) else { break };
+                    let Some(path) = args.images.get(i) else {
+                        break;
+                    };
                     let outcome = probe_one(&mut prober, path, args);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(outcome);
@@ -121,10 +130,13 @@ fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
     slots
         .into_iter()
         .map(|m| {
-            m.into_inner().ok().flatten().unwrap_or_else(|| Outcome::Io {
-                error: io::Error::other("worker failed"),
-                verdict: None,
-            })
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Outcome::Io {
+                    error: io::Error::other("worker failed"),
+                    verdict: None,
+                })
         })
         .collect()
 }
@@ -132,7 +144,12 @@ fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
 fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
     let input = match Input::open(path) {
         Ok(i) => i,
-        Err(error) => return Outcome::Io { error, verdict: None },
+        Err(error) => {
+            return Outcome::Io {
+                error,
+                verdict: None,
+            }
+        }
     };
     prober.reset(args.options());
     let input_size = input.len() as u64;
@@ -145,9 +162,9 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
     let result = match probe(prober, &input, &mut out, &mut FastCrc) {
         Ok((report, image)) => {
             if let Some(dest) = &args.output {
-                write_error = atomic::write_atomic(dest, image).err().map(|e| {
-                    io::Error::new(e.kind(), format!("writing {}: {e}", dest.display()))
-                });
+                write_error = atomic::write_atomic(dest, image)
+                    .err()
+                    .map(|e| io::Error::new(e.kind(), format!("writing {}: {e}", dest.display())));
             }
             Ok(report)
         }

@@ -1,0 +1,336 @@
+//! The test corpus: valid and adversarial inputs derived from one real arm64
+//! Image, each with the errno the probe must answer. The host tests run it
+//! through probe-run; the kernel-module tests feed the same files to the
+//! module inside QEMU and compare with probe-run.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+pub const OK: i32 = 0;
+pub const EINVAL: i32 = 22;
+pub const EBADMSG: i32 = 74;
+pub const EFBIG: i32 = 27;
+
+/// One input and what the probe must say about it.
+pub struct Case {
+    pub name: String,
+    pub class: &'static str,
+    pub errno: i32,
+    pub data: Vec<u8>,
+}
+
+fn gz(data: &[u8], level: u32) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::new(level));
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A gzip member with every optional header field and a correct FHCRC.
+fn gz_all_fields(data: &[u8]) -> Vec<u8> {
+    let plain = gz(data, 6);
+    let deflate = &plain[10..plain.len() - 8];
+    let mut h = vec![0x1F, 0x8B, 8, 0b0001_1110, 0x10, 0x20, 0x30, 0x40, 2, 3];
+    h.extend_from_slice(&6u16.to_le_bytes());
+    h.extend_from_slice(b"AB\x02\x00hi");
+    h.extend_from_slice(b"Image\0");
+    h.extend_from_slice(b"built by kernel-probe tests\0");
+    let hcrc = crc32fast::hash(&h) as u16;
+    h.extend_from_slice(&hcrc.to_le_bytes());
+    h.extend_from_slice(deflate);
+    h.extend_from_slice(&plain[plain.len() - 8..]);
+    h
+}
+
+/// A gzip stream of `total` zero bytes behind `head`, written without
+/// holding the whole output in memory (a decompression bomb). Cached under
+/// target/, keyed by its inputs: making one takes seconds.
+pub fn gz_bomb(head: &[u8], total: u64) -> Vec<u8> {
+    let key = format!("{:08x}-{}-{total}", crc32fast::hash(head), head.len());
+    let cache = crate::repo()
+        .join("target/test-cache")
+        .join(format!("bomb-{key}.gz"));
+    if let Ok(b) = fs::read(&cache) {
+        return b;
+    }
+    let b = make_bomb(head, total);
+    if fs::create_dir_all(cache.parent().unwrap()).is_ok() {
+        let tmp = cache.with_extension(format!("{}.tmp", std::process::id()));
+        if fs::write(&tmp, &b).is_ok() {
+            let _ = fs::rename(&tmp, &cache);
+        }
+    }
+    b
+}
+
+fn make_bomb(head: &[u8], total: u64) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::new(1));
+    e.write_all(head).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = total - head.len() as u64;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        e.write_all(&zeros[..n]).unwrap();
+        left -= n as u64;
+    }
+    e.finish().unwrap()
+}
+
+fn set_u64(img: &mut [u8], off: usize, v: u64) {
+    img[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// An EFI zboot file around `payload`, laid out like zboot-header.S.
+pub fn zboot(payload: &[u8], name: &[u8]) -> Vec<u8> {
+    let off = 0x1000u32;
+    let mut f = vec![0u8; off as usize];
+    f[..8].copy_from_slice(b"MZ\0\0zimg");
+    f[8..12].copy_from_slice(&off.to_le_bytes());
+    f[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    f[0x18..0x18 + name.len()].copy_from_slice(name);
+    f[0x38..0x3C].copy_from_slice(&0x8182_23cdu32.to_le_bytes());
+    f[0x3C..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+    f.extend_from_slice(payload);
+    f.extend_from_slice(&[0u8; 512]);
+    f
+}
+
+/// Every case, from the raw Image `img`.
+pub fn cases(img: &[u8]) -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut add = |name: &str, class: &'static str, errno: i32, data: Vec<u8>| {
+        v.push(Case {
+            name: name.to_string(),
+            class,
+            errno,
+            data,
+        })
+    };
+    let image_size = u64::from_le_bytes(img[16..24].try_into().unwrap());
+    let good = gz(img, 9);
+    let n = good.len();
+
+    // Valid inputs.
+    add("valid-raw.Image", "valid", OK, img.to_vec());
+    add("valid-gzip9.gz", "valid", OK, good.clone());
+    add("valid-gzip1.gz", "valid", OK, gz(img, 1));
+    add(
+        "valid-stored.gz",
+        "valid",
+        OK,
+        gz(&img[..img.len().min(1 << 20)], 0),
+    );
+    let mut multi = gz(&img[..img.len() / 3], 6);
+    multi.extend(gz(&img[img.len() / 3..], 9));
+    add("valid-multimember.gz", "valid", OK, multi);
+    let mut padded = good.clone();
+    padded.extend([0u8; 4096]);
+    add("valid-zero-padding.gz", "valid", OK, padded);
+    add(
+        "valid-all-header-fields.gz",
+        "valid",
+        OK,
+        gz_all_fields(img),
+    );
+    let mut inner = img.to_vec();
+    inner.resize(image_size as usize, 0);
+    add(
+        "valid-zboot.efi",
+        "valid",
+        OK,
+        zboot(&gz(&inner, 9), b"gzip"),
+    );
+
+    // Truncation anywhere: header, deflate data, trailer.
+    for cut in [
+        2usize,
+        5,
+        10,
+        11,
+        100,
+        4096,
+        n / 2,
+        n - 9,
+        n - 8,
+        n - 5,
+        n - 1,
+    ] {
+        add(
+            &format!("trunc-at-{cut}.gz"),
+            "truncation",
+            EBADMSG,
+            good[..cut].to_vec(),
+        );
+    }
+    // Bit flips in the deflate data (away from the header's blocks).
+    for (i, at) in [n / 5, n / 3, n / 2, 2 * n / 3, n - 64]
+        .into_iter()
+        .enumerate()
+    {
+        let mut f = good.clone();
+        f[at] ^= 1 << (i % 8);
+        add(&format!("bitflip-at-{at}.gz"), "bit flip", EBADMSG, f);
+    }
+    // Trailer lies.
+    let mut crc = good.clone();
+    crc[n - 8] ^= 0x01;
+    add("crc32-lie.gz", "crc/isize lie", EBADMSG, crc);
+    let mut hi = good.clone();
+    hi[n - 4] = hi[n - 4].wrapping_add(1);
+    add("isize-lie-high.gz", "crc/isize lie", EBADMSG, hi);
+    let mut lo = good.clone();
+    lo[n - 4..].copy_from_slice(&1000u32.to_le_bytes());
+    add("isize-lie-low.gz", "crc/isize lie", EBADMSG, lo);
+    let mut hcrc = gz_all_fields(img);
+    hcrc[10] ^= 1;
+    add("fhcrc-lie.gz", "crc/isize lie", EBADMSG, hcrc);
+
+    // Decompression bombs: 2 GiB of zeros behind a real header.
+    let mut head = img[..4096].to_vec();
+    set_u64(&mut head, 16, 3 << 30); // claims 3 GiB: stops at the 256 MiB bound
+    add("bomb-2g.gz", "bomb", EFBIG, gz_bomb(&head, 2 << 30));
+    let mut lying = gz_bomb(&head, 2 << 30);
+    let m = lying.len();
+    lying[m - 4..].copy_from_slice(&4096u32.to_le_bytes());
+    add("bomb-2g-isize-lies-low.gz", "bomb", EFBIG, lying);
+    // A header that claims 40 MiB: stops there, kexec could never load more.
+    set_u64(&mut head, 16, 40 << 20);
+    add(
+        "bomb-2g-small-image_size.gz",
+        "bomb",
+        EINVAL,
+        gz_bomb(&head, 2 << 30),
+    );
+    add(
+        "bomb-zeros-no-header.gz",
+        "bomb",
+        EINVAL,
+        gz_bomb(&[], 1 << 30),
+    );
+
+    // Wrong magics.
+    add("empty", "wrong magic", EINVAL, Vec::new());
+    add(
+        "random.bin",
+        "wrong magic",
+        EINVAL,
+        (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect(),
+    );
+    let mut nomagic = img.to_vec();
+    nomagic[0x38..0x3C].copy_from_slice(b"ARMx");
+    add("no-arm64-magic.gz", "wrong magic", EINVAL, gz(&nomagic, 6));
+    add("short-image.gz", "wrong magic", EINVAL, gz(&img[..60], 6));
+    let mut not_gzip = good.clone();
+    not_gzip[1] = 0x8C;
+    add("gzip-magic-off-by-one.gz", "wrong magic", EINVAL, not_gzip);
+
+    // Other compressions (magic + data; the real tools' output starts the same).
+    for (name, magic) in [
+        ("Image.xz", &b"\xFD7zXZ\x00\x00\x04"[..]),
+        ("Image.zst", b"\x28\xB5\x2F\xFD\x24\x00"),
+        ("Image.bz2", b"BZh91AY&SY"),
+        ("Image.lz4", b"\x02\x21\x4C\x18"),
+        ("Image.lzma", b"\x5D\x00\x00\x80\x00"),
+        ("Image.lzo", b"\x89LZO\x00\r\n\x1a\n"),
+    ] {
+        let mut f = magic.to_vec();
+        f.extend_from_slice(&good[10..20_000]);
+        add(&format!("other-{name}"), "other compression", EINVAL, f);
+    }
+    add(
+        "zboot-zstd.efi",
+        "other compression",
+        EINVAL,
+        zboot(&good[..1000], b"zstd22"),
+    );
+
+    // Header rules.
+    let mut legacy = img.to_vec();
+    set_u64(&mut legacy, 16, 0);
+    set_u64(&mut legacy, 8, 0x80000);
+    add(
+        "legacy-image_size-0.gz",
+        "header rule",
+        EINVAL,
+        gz(&legacy, 6),
+    );
+    let mut be = img.to_vec();
+    be[24] |= 1;
+    add("big-endian-flag.gz", "header rule", EINVAL, gz(&be, 6));
+    let mut long = img.to_vec();
+    set_u64(&mut long, 16, img.len() as u64 / 2);
+    add(
+        "longer-than-image_size.gz",
+        "header rule",
+        EINVAL,
+        gz(&long, 6),
+    );
+    let mut badpe = img.to_vec();
+    let pe = u32::from_le_bytes(img[0x3C..0x40].try_into().unwrap()) as usize;
+    badpe[pe + 4] ^= 0xFF;
+    add("bad-pe-machine.gz", "header rule", EINVAL, gz(&badpe, 6));
+
+    // gzip header rules.
+    for bit in [0x20u8, 0x80] {
+        let mut f = good.clone();
+        f[3] |= bit;
+        add(
+            &format!("reserved-flag-{bit:#04x}.gz"),
+            "reserved gzip flags",
+            EINVAL,
+            f,
+        );
+    }
+    let mut cm = good.clone();
+    cm[2] = 7;
+    add("method-not-deflate.gz", "reserved gzip flags", EINVAL, cm);
+
+    // Trailing garbage.
+    let mut junk = good.clone();
+    junk.extend_from_slice(b"garbage");
+    add("trailing-garbage.gz", "trailing garbage", EINVAL, junk);
+    let mut junk_after_pad = good.clone();
+    junk_after_pad.extend([0u8; 100]);
+    junk_after_pad.push(0x42);
+    add(
+        "garbage-after-padding.gz",
+        "trailing garbage",
+        EINVAL,
+        junk_after_pad,
+    );
+    let mut half_member = good.clone();
+    half_member.extend_from_slice(&[0x1F, 0x8B, 8, 0]);
+    add(
+        "truncated-second-member.gz",
+        "truncation",
+        EBADMSG,
+        half_member,
+    );
+    let mut zb_short = zboot(&good, b"gzip");
+    zb_short.truncate(0x1000 + n / 2);
+    add(
+        "zboot-payload-beyond-file.efi",
+        "truncation",
+        EBADMSG,
+        zb_short,
+    );
+    v
+}
+
+/// Write the corpus and its manifest (`cases.tsv`: file, errno, class).
+pub fn write(img: &[u8], dir: &Path) -> io::Result<Vec<Case>> {
+    fs::create_dir_all(dir)?;
+    let cases = cases(img);
+    let mut manifest = String::from("# file\terrno\tclass\n");
+    for c in &cases {
+        fs::write(dir.join(&c.name), &c.data)?;
+        manifest.push_str(&format!("{}\t{}\t{}\n", c.name, c.errno, c.class));
+    }
+    fs::write(dir.join("cases.tsv"), manifest)?;
+    Ok(cases)
+}
