@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine with the Rust toolchain:
+# installs every package it needs, then runs
+#   1. formatting and clippy (-D warnings) over the workspace
+#   2. cargo test: unit, property and engine tests of kernel-probe; probe-run's
+#      CLI tests; integration tests over Debian's real arm64 kernels and the
+#      adversarial corpus
+#   3. fuzz smoke runs of every cargo-fuzz target (bounded time)
+#   4. QEMU boot tests: Debian's and our own kernels, decompressed by
+#      probe-run, boot under qemu-system-aarch64 (builds the kernel, cached)
+# and ends with "N passed, M failed" over the suites. Exit status 1 if any failed.
+#
+# KP_SKIP="fuzz qemu"   skip suites (for a quick local loop; CI skips nothing)
+set -euo pipefail
+. "$(dirname "$0")/../qemu/lib.sh"
+cd "$KP_REPO"
+
+skip=" ${KP_SKIP:-} "
+passed=0 failed=0 failures=()
+suite() { # NAME COMMAND...
+  local name=$1; shift
+  if [[ $skip == *" $name "* ]]; then
+    kp_log "=== $name: skipped (KP_SKIP)"
+    return 0
+  fi
+  kp_log "=== $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    kp_log "=== $name: PASS ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1)) failures+=("$name")
+    kp_log "=== $name: FAIL ($((SECONDS - t0)) s)"
+  fi
+}
+
+command -v cargo >/dev/null || kp_die "cargo is needed (the Rust toolchain)"
+kp_apt_install gzip pigz busybox xz-utils bzip2 zstd lz4 cpio
+
+suite fmt cargo fmt --all -- --check
+suite clippy cargo clippy --workspace --all-targets -q -- -D warnings
+suite build cargo build --release -q -p userspace-harness
+export PROBE_RUN=$KP_REPO/target/release/probe-run
+suite cargo-test cargo test --workspace -q
+suite fuzz kernel-probe/fuzz/run-smoke.sh
+suite qemu-setup qemu/setup.sh
+suite qemu-boot qemu/test-boot.sh
+
+if [ ${#failures[@]} -gt 0 ]; then
+  kp_log "failed suites: ${failures[*]}"
+fi
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
