@@ -8,8 +8,9 @@
 #   own-kernel-features             our Image (2 CPUs, crashkernel=64M) has modules,
 #                                   kexec, a crash reservation, debugfs, misc devices
 #   own-zboot-firmware              vmlinuz.efi itself boots through UEFI firmware
-#   negative-corrupt                Image.gz with a byte flipped in its deflate data:
-#                                   probe-run exits 1, writes no output, nothing boots
+#   negative-corrupt                Image.gz with a byte flipped in its deflate data,
+#   negative-truncated              and cut in half: probe-run exits 1, writes no
+#                                   output, nothing boots
 # Ends with "N passed, M failed"; exits 1 on any failure.
 #
 # PROBE_RUN=path   probe-run binary (default: target/release/probe-run, built
@@ -58,6 +59,10 @@ probe_and_boot() {
     fail "$name" "probe-run output differs from the original Image"
     return
   fi
+  if [ -n "${prefix:-}" ] && ! cmp -s -n "$(stat -c %s "$prefix")" "$out" "$prefix"; then
+    fail "$name" "probe-run output does not start with the kernel's Image"
+    return
+  fi
   if "$KP_REPO/qemu/run.sh" --kernel "$out" --initrd "$initrd" --scenario boot \
     --marker "kp-$name-$$" --timeout "$timeout_s"; then
     pass "$name"
@@ -78,7 +83,7 @@ done
 # --- (b) the project's own kernel ------------------------------------------------------
 if [ -n "$kdir" ]; then
   probe_and_boot own-image-gz "$kdir/Image.gz" "$kdir/Image"
-  probe_and_boot own-zboot "$kdir/vmlinuz.efi"
+  prefix=$kdir/Image probe_and_boot own-zboot "$kdir/vmlinuz.efi" # payload = Image padded to image_size
   if "$KP_REPO/qemu/run.sh" --kernel "$kdir/Image" --initrd "$initrd" --scenario features \
     --smp 2 --append crashkernel=64M --marker "kp-features-$$" --timeout "$timeout_s"; then
     pass own-kernel-features
@@ -95,28 +100,35 @@ else
   for n in own-image-gz own-zboot own-kernel-features own-zboot-firmware; do fail "$n" "no kernel (qemu/build-kernel.sh failed)"; done
 fi
 
-# --- (c) negative: corrupt deflate data ------------------------------------------------
+# --- (c) negative: corrupt and truncated deflate data -----------------------------------
+# negative NAME BAD-FILE: probe-run must exit 1 and leave no output file; nothing is booted.
+negative() {
+  local name=$1 bad=$2 out=$work/$1.out rc=0
+  "$probe" --output "$out" "$bad" >"$work/$name.probe" 2>&1 || rc=$?
+  sed 's/^/  probe-run: /' "$work/$name.probe" >&2
+  if [ $rc -ne 1 ]; then
+    fail "$name" "probe-run exit $rc, want 1 (rejected)"
+  elif [ -n "$(find "$work" -maxdepth 1 -name "$name.out*" -print -quit)" ]; then
+    fail "$name" "probe-run rejected it but left an output file"
+  else
+    pass "$name"
+  fi
+}
 neg_src=${kdir:+$kdir/Image.gz}
 [ -n "$neg_src" ] || neg_src=$work/debian-unsigned.Image.gz
 if [ -s "$neg_src" ]; then
-  bad=$work/corrupt.Image.gz out=$work/corrupt.Image
-  cp "$neg_src" "$bad"
-  size=$(stat -c %s "$bad") off=$(($(stat -c %s "$bad") / 2))
-  old=$(od -An -tu1 -j "$off" -N1 "$bad" | tr -d ' ')
-  printf "$(printf '\\%03o' $((old ^ 0xff)))" | dd of="$bad" bs=1 seek="$off" conv=notrunc status=none
-  cmp -s "$bad" "$neg_src" && kp_die "corrupting $bad failed"
-  rc=0
-  "$probe" --output "$out" "$bad" >"$work/corrupt.probe" 2>&1 || rc=$?
-  sed 's/^/  probe-run: /' "$work/corrupt.probe" >&2
-  if [ $rc -ne 1 ]; then
-    fail negative-corrupt "probe-run exit $rc on a corrupt Image.gz (byte $off of $size flipped), want 1"
-  elif [ -e "$out" ] || ls "$work"/corrupt.Image.* 2>/dev/null | grep -qv 'corrupt.Image.gz$'; then
-    fail negative-corrupt "probe-run rejected it but left an output file"
-  else
-    pass negative-corrupt # nothing to boot: no image was produced
-  fi
+  size=$(stat -c %s "$neg_src") off=$(($(stat -c %s "$neg_src") / 2))
+  cp "$neg_src" "$work/corrupt.gz"
+  old=$(od -An -tu1 -j "$off" -N1 "$work/corrupt.gz" | tr -d ' ')
+  printf "$(printf '\\%03o' $((old ^ 0xff)))" | dd of="$work/corrupt.gz" bs=1 seek="$off" conv=notrunc status=none
+  cmp -s "$work/corrupt.gz" "$neg_src" && kp_die "corrupting $work/corrupt.gz failed"
+  kp_log "negative-corrupt: byte $off of $size flipped"
+  negative negative-corrupt "$work/corrupt.gz"
+  head -c "$off" "$neg_src" >"$work/truncated.gz"
+  negative negative-truncated "$work/truncated.gz"
 else
   fail negative-corrupt "no Image.gz to corrupt"
+  fail negative-truncated "no Image.gz to truncate"
 fi
 
 echo
