@@ -138,3 +138,11 @@ kp_toolchain_id() {
   printf '%s | %s | %s\n' "$("$KP_RUSTC" --version)" \
     "$(clang$KP_LLVM_SUFFIX --version | head -n1)" "$("$KP_BINDGEN" --version | head -n1)"
 }
+
+# The project's kernel dir ($KP_CACHE/kernel/<key>: Image, Image.gz, vmlinuz.efi,
+# config, obj/ = KDIR for out-of-tree modules). Builds it first if needed
+# (seconds when cached).
+kp_kernel_dir() { "$KP_REPO/qemu/build-kernel.sh"; }
+
+# Path of a guest initramfs; arguments as qemu/initramfs.sh (--add HOST:/GUEST ...).
+kp_initramfs() { "$KP_REPO/qemu/initramfs.sh" "$@"; }
