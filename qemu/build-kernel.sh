@@ -35,7 +35,7 @@ else
     rm -rf "$srcroot" && mkdir -p "$srcroot"
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$srcroot" ./usr/src/linux-source-7.2.tar.xz
     tar -xJf "$srcroot/usr/src/linux-source-7.2.tar.xz" -C "$srcroot"
-    rm -rf "$srcroot/usr"
+    rm -rf "${srcroot:?}/usr"
     [ -f "$src/Makefile" ] || kp_die "unexpected layout in $(basename "$deb")"
     touch "$srcroot/.kp-unpacked"
   fi

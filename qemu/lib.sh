@@ -115,7 +115,7 @@ KP_LLVM_SUFFIX=-19
 KP_BINDGEN_VERSION=${KP_BINDGEN_VERSION:-0.72.1}
 KP_BINDGEN=$KP_CACHE/bindgen-$KP_BINDGEN_VERSION/bin/bindgen
 # Where setup.sh records the versions it installed.
-KP_TOOLCHAIN_FILE=$KP_CACHE/toolchain-versions.txt
+export KP_TOOLCHAIN_FILE=$KP_CACHE/toolchain-versions.txt
 
 # Path of the extracted busybox-static:arm64 binary (setup.sh extracts it).
 kp_busybox() {

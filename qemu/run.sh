@@ -21,7 +21,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel= initrd= scenario=boot marker= append= timeout_s=180 log= efi=0 smp=1 mem=1G cpu=cortex-a57
+kernel='' initrd='' scenario=boot marker='' append='' timeout_s=180 log='' efi=0 smp=1 mem=1G cpu=cortex-a57
 interactive=0 marker_only=0
 while [ $# -gt 0 ]; do
   case $1 in

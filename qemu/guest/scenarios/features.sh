@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Scenario "features": the project's kernel has what the module and kexec work
 # need. Boot it with --smp 2 --append crashkernel=64M.
 ok=0
