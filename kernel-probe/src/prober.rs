@@ -90,6 +90,7 @@ impl OutputBuffer for NoOutput {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Stage {
     /// Collecting the first bytes to recognise the container.
     Sniff,
@@ -115,6 +116,7 @@ enum Stage {
 
 /// Whether the head is still being filled or the caller's buffer is in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Sink {
     Head,
     /// The caller's buffer, `len` bytes of it in use as the bound.
@@ -126,6 +128,15 @@ enum Sink {
 /// The streaming probe. About 15 KB: allocate it where the caller wants it
 /// (a heap box in userspace and in the kernel), never on a kernel stack, and
 /// reuse it with [`Prober::reset`].
+///
+/// All-zero memory is a valid (not yet usable) `Prober`, so a kernel caller
+/// can get one from a zeroing allocator without building it on the stack,
+/// then call [`Prober::reset`]. That holds because every field is an
+/// integer, an array of them, a bool, an enum with `#[repr(u8)]` whose
+/// variant 0 exists, a struct or `Option` of those, or miniz_oxide's
+/// `DecompressorOxide` (integers, arrays and a fieldless state enum whose
+/// first variant, `Start`, is 0). Keep it so when adding fields;
+/// `tests/zeroed.rs` checks it under Miri.
 #[derive(Clone)]
 pub struct Prober {
     inflater: DecompressorOxide,
@@ -627,6 +638,11 @@ impl Prober {
                     },
                 )
             }
+            // The input ended inside a zboot payload: the gzip stream may be
+            // complete, but the payload the header declares is not there.
+            Stage::AfterMember | Stage::Padding if self.payload_left().is_some_and(|l| l > 0) => {
+                return Err(ProbeError::Truncated)
+            }
             Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail => {}
             Stage::ZbootSkip | Stage::GzipHeader | Stage::Deflate | Stage::Trailer => {
                 return Err(ProbeError::Truncated)
@@ -701,17 +717,11 @@ pub fn probe<'a, O: OutputBuffer, C: Crc32>(
         prober.finished = true;
         return Ok((report, input));
     }
-    // zboot: refuse a payload outside the file before inflating anything.
-    if let Some(head) = input.get(..SNIFF_LEN) {
-        if sniff(head) == Sniffed::Known(Format::Zboot) {
-            if let Err(e) = ZbootHeader::parse(head, Some(input.len() as u64)) {
-                prober.format = Some(Format::Zboot);
-                prober.input_pos = input.len() as u64;
-                prober.error = Some(e);
-                return Err(e);
-            }
-        }
-    }
+    // Compressed input goes through the streaming path in one write, so
+    // the one-shot verdict is the streaming verdict by construction. (A
+    // zboot payload that extends past the end of the file is therefore not
+    // refused up front: the first error inside the payload wins, as it must
+    // for a writer that cannot see the file length; see `finish`.)
     prober.write(input, out, crc)?;
     let report = prober.finish(out)?;
     Ok((report, prober.image(out)))

@@ -109,3 +109,56 @@ fn distance_before_the_start_is_corrupt_even_where_flate2_reads_zeros() {
     assert!(v.result.is_ok(), "{:?}", v.result);
     assert_eq!(out, want);
 }
+
+/// zboot with `payload_size` larger than the file: `zboot()` writes the
+/// payload size at 0x0C.
+fn zboot_payload_size(z: &mut [u8], size: u32) {
+    z[12..16].copy_from_slice(&size.to_le_bytes());
+}
+
+/// Found by the `stream_vs_oneshot` fuzz target in its first minute (input:
+/// the zboot seed with payload_size raised to 0x3C000, past the end of the
+/// 4885-byte file). The one-shot probe refused such a payload up front with
+/// `Truncated`; the streaming probe, which cannot see the file length, read
+/// on and reported the first error inside the declared payload
+/// (`TrailingGarbage`: the PE tail after the gzip member). Fix: the one-shot
+/// probe no longer takes a shortcut for compressed input, it is one write
+/// into the streaming path.
+#[test]
+fn zboot_payload_past_the_end_same_error_streamed_and_one_shot() {
+    let mut k = kernel(3000);
+    k.resize(0x8000, 0);
+    let mut z = zboot(&gzip(&k, 9), b"gzip");
+    zboot_payload_size(&mut z, 0x3C000);
+    let (a, _, _) = oneshot(&z, opts());
+    for chunks in [&[7usize, 4096][..], &[1], &[100_000]] {
+        assert_eq!(streamed(&z, chunks, opts()).0, a, "chunks {chunks:?}");
+    }
+    assert_eq!(a.result, Err(ProbeError::TrailingGarbage));
+}
+
+/// The other half of the same finding: a declared payload that runs past the
+/// end of the file, where the gzip member inside is complete and only zero
+/// bytes follow up to the end. The streaming probe used to accept it (the
+/// zero bytes looked like padding and the input just ended); the one-shot
+/// probe said `Truncated`. Now both say `Truncated` (EBADMSG): the payload
+/// the header declares is not all there.
+#[test]
+fn zboot_payload_past_the_end_after_a_complete_member_is_truncated() {
+    let mut k = kernel(3000);
+    k.resize(0x8000, 0);
+    let gz = gzip(&k, 9);
+    let mut z = zboot(&gz, b"gzip");
+    z.truncate(0x1000 + gz.len());
+    z.extend([0u8; 64]);
+    zboot_payload_size(&mut z, (gz.len() + 1000) as u32);
+    let (a, _, _) = oneshot(&z, opts());
+    assert_eq!(a.result, Err(ProbeError::Truncated));
+    for chunks in [&[7usize, 4096][..], &[1], &[100_000]] {
+        assert_eq!(streamed(&z, chunks, opts()).0, a, "chunks {chunks:?}");
+    }
+    // With the right payload size the same file is fine.
+    zboot_payload_size(&mut z, gz.len() as u32);
+    assert!(oneshot(&z, opts()).0.result.is_ok());
+    assert!(streamed(&z, &[7], opts()).0.result.is_ok());
+}

@@ -1,0 +1,34 @@
+//! The full probe over any bytes: one shot, then the quick probe, then both
+//! report formats. Nothing may panic; an accepted image is self-consistent.
+#![no_main]
+
+use kernel_probe::{quick_probe, Format, Prober};
+use kernel_probe_fuzz::{oneshot, opts, Crc};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (v, img) = oneshot(data);
+    if let (Ok(r), Some(img)) = (&v.result, &img) {
+        assert_eq!(r.image_bytes, img.len() as u64);
+        assert!(r.image_bytes <= opts().max_image_size);
+        assert!(r.image_bytes <= r.kdump_bytes_needed());
+        assert!(!r.quick);
+        match r.format {
+            Format::Image => assert_eq!(&img[..], data),
+            Format::Gzip | Format::Zboot => assert!(r.gzip.is_some_and(|g| g.members >= 1)),
+        }
+    }
+    let line = v
+        .json_line(Some("fuzz"))
+        .expect("a report line always fits");
+    assert!(line.starts_with('{') && line.ends_with("}\n"));
+    let mut text = String::new();
+    v.write_text(&mut text, "fuzz").unwrap();
+    let mut p = Box::new(Prober::new(opts()));
+    let q = quick_probe(&mut p, data, &mut Crc);
+    if let (Ok(full), Ok(quick)) = (&v.result, &q) {
+        // The quick probe reads the same headers.
+        assert_eq!(full.header, quick.header);
+        assert_eq!(full.format, quick.format);
+    }
+});
