@@ -5,6 +5,7 @@ use crate::bytes;
 
 /// The containers the probe accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Format {
     /// An uncompressed arm64 Image ("ARM\x64" at 0x38).
     Image,
@@ -27,6 +28,7 @@ impl Format {
 
 /// Compressions the kernel build can produce for an Image or a zboot payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Compression {
     Gzip,
     Xz,

@@ -16,6 +16,7 @@ pub const ENOMEM: i32 = 12;
 
 /// Why a probe rejected its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ProbeError {
     /// No format we know: no gzip, zboot or arm64 Image magic.
     UnknownFormat,

@@ -16,6 +16,7 @@ pub const FIXED_LEN: usize = 10;
 pub const TRAILER_LEN: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum State {
     Fixed,
     ExtraLen,

@@ -104,6 +104,7 @@ bitflags! {
 
 /// Endianness of a kernel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Endian {
     #[default]
     Little,

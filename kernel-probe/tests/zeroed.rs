@@ -1,0 +1,30 @@
+//! The kernel module allocates its `Prober` from zeroed memory (building
+//! 15 KB on a kernel stack is not an option) and then resets it. This checks
+//! that an all-zero `Prober`, once reset, probes exactly like a new one. Run
+//! under Miri (`cargo +nightly miri test --test zeroed`) it also checks that
+//! all-zero bytes are a valid `Prober` at all.
+
+mod common;
+
+use common::*;
+use kernel_probe::{probe, ProbeOptions, Prober};
+
+#[test]
+fn zeroed_then_reset_is_a_new_prober() {
+    let img = kernel(20_000);
+    let gz = gzip(&img, 6);
+    // SAFETY: the documented contract of `Prober`: all-zero bytes are a
+    // valid value (integers, arrays, bools, repr(u8) enums with variant 0,
+    // miniz_oxide's state whose `Start` is 0). Miri checks it.
+    let mut zeroed: Box<Prober> = unsafe { Box::new_zeroed().assume_init() };
+    zeroed.reset(ProbeOptions::default());
+    let mut fresh = Box::new(Prober::new(ProbeOptions::default()));
+    for input in [&img[..], &gz[..], &gz[..100]] {
+        let (mut a, mut b) = (VecOut::default(), VecOut::default());
+        let ra = probe(&mut zeroed, input, &mut a, &mut Crc).map(|(r, i)| (r, i.to_vec()));
+        let rb = probe(&mut fresh, input, &mut b, &mut Crc).map(|(r, i)| (r, i.to_vec()));
+        assert_eq!(ra, rb);
+        zeroed.reset(ProbeOptions::default());
+        fresh.reset(ProbeOptions::default());
+    }
+}
