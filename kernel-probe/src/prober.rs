@@ -634,9 +634,15 @@ impl Prober {
                     match sniff(self.sniff.get(..self.sniff_len).unwrap_or_default()) {
                         Sniffed::Unsupported(c) => ProbeError::UnsupportedCompression(c),
                         Sniffed::Known(Format::Zboot) => ProbeError::Truncated,
+                        // 60-63 bytes with the magic at 0x38: what the
+                        // one-shot probe says of the same bytes.
+                        Sniffed::Known(Format::Image) => {
+                            self.format = Some(Format::Image);
+                            ProbeError::ImageTooShort
+                        }
                         _ => ProbeError::UnknownFormat,
                     },
-                )
+                );
             }
             // The input ended inside a zboot payload: the gzip stream may be
             // complete, but the payload the header declares is not there.

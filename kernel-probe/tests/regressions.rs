@@ -162,3 +162,19 @@ fn zboot_payload_past_the_end_after_a_complete_member_is_truncated() {
     assert!(oneshot(&z, opts()).0.result.is_ok());
     assert!(streamed(&z, &[7], opts()).0.result.is_ok());
 }
+
+/// Found by the `stream_vs_oneshot` fuzz target: 60-63 bytes with "ARM\x64"
+/// at 0x38. One-shot: a raw Image that is too short (`ImageTooShort`, format
+/// "image"); streaming: `UnknownFormat` with no format, because it decided
+/// only once 64 bytes had arrived. Now both say `ImageTooShort`.
+#[test]
+fn short_input_with_the_arm64_magic_is_image_too_short_both_ways() {
+    for len in 60..64 {
+        let input = &kernel(4096)[..len];
+        let (a, _, _) = oneshot(input, opts());
+        assert_eq!(a.result, Err(ProbeError::ImageTooShort), "len {len}");
+        assert_eq!(a.format, Some(kernel_probe::Format::Image));
+        assert_eq!(streamed(input, &[7, 4096], opts()).0, a, "len {len}");
+        assert_eq!(streamed(input, &[1], opts()).0, a, "len {len}");
+    }
+}
