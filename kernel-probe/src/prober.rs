@@ -159,6 +159,10 @@ pub struct Prober {
     /// CRC32 and length of the current member's output.
     member_crc: u32,
     member_len: u64,
+    /// Where the current member's output starts in the image: its deflate
+    /// stream may refer back to its own output only (RFC 1952 members are
+    /// independent streams), never into the previous member's.
+    member_start: usize,
     trailer: [u8; TRAILER_LEN],
     trailer_len: usize,
     members: u32,
@@ -194,6 +198,7 @@ impl Prober {
             gz_header: HeaderParser::new(),
             member_crc: 0,
             member_len: 0,
+            member_start: 0,
             trailer: [0; TRAILER_LEN],
             trailer_len: 0,
             members: 0,
@@ -220,6 +225,7 @@ impl Prober {
         self.gz_header = HeaderParser::new();
         self.member_crc = 0;
         self.member_len = 0;
+        self.member_start = 0;
         self.trailer_len = 0;
         self.members = 0;
         self.last_trailer = None;
@@ -356,6 +362,7 @@ impl Prober {
                     inflate::reset(&mut self.inflater);
                     self.member_crc = 0;
                     self.member_len = 0;
+                    self.member_start = self.out_pos;
                     self.stage = Stage::Deflate;
                 }
                 n
@@ -553,7 +560,17 @@ impl Prober {
                 Sink::Output { .. } => out.as_mut_slice(),
             };
             let rest = data.get(used..).unwrap_or_default();
-            let step = inflate::step(&mut self.inflater, rest, buf, pos, limit, inflate::STEP)?;
+            // The decoder sees only this member's output, so a distance that
+            // reaches before the member's start is corrupt data.
+            let base = self.member_start.min(pos);
+            let step = inflate::step(
+                &mut self.inflater,
+                rest,
+                buf.get_mut(base..).unwrap_or_default(),
+                pos.saturating_sub(base),
+                limit.saturating_sub(base),
+                inflate::STEP,
+            )?;
             let produced = buf
                 .get(pos..pos.saturating_add(step.produced))
                 .unwrap_or_default();

@@ -178,3 +178,58 @@ fn short_input_with_the_arm64_magic_is_image_too_short_both_ways() {
         assert_eq!(streamed(input, &[1], opts()).0, a, "len {len}");
     }
 }
+
+fn member(deflate: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut gz = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3];
+    gz.extend(deflate);
+    gz.extend(crc32fast::hash(data).to_le_bytes());
+    gz.extend((data.len() as u32).to_le_bytes());
+    gz
+}
+
+/// Found by the `differential` fuzz target (a generated two-member file with
+/// one byte changed in the second member's deflate data): the second
+/// member's match distance reached back into the *first* member's output.
+/// Each gzip member is an independent deflate stream, so that is a distance
+/// before the start of the stream: zlib refuses it, flate2 reads zeros from
+/// its fresh window and then fails the CRC. kernel-probe inflated all members
+/// into one non-wrapping buffer, so the reference silently read the previous
+/// member's bytes, and with periodic data the CRC matched: an invalid file
+/// was accepted. Fix: each member's decoder sees only that member's output.
+#[test]
+fn a_member_cannot_refer_back_into_the_previous_member() {
+    let img = kernel(5000);
+    // Member 1: the image, one final stored block.
+    let mut b = Bits::default();
+    b.put(1, 1);
+    b.put(0, 2);
+    b.put(0, 5);
+    let len = img.len() as u64;
+    b.put(len, 16);
+    b.put(!len & 0xFFFF, 16);
+    for &x in &img {
+        b.put(u64::from(x), 8);
+    }
+    let m1 = member(&b.finish(), &img);
+    // Member 2: one match, length 3, distance 100: before its own start.
+    let mut b = Bits::default();
+    b.put(1, 1);
+    b.put(1, 2);
+    b.code(0b000_0001, 7); // length 3
+    b.code(13, 5); // distance code 13: 65 + 5 extra bits
+    b.put(100 - 65, 5);
+    b.code(0, 7);
+    let copied = img[img.len() - 100..img.len() - 97].to_vec();
+    let m2 = member(&b.finish(), &copied);
+    let mut gz = m1;
+    gz.extend(&m2);
+    let v = oneshot(&gz, opts()).0;
+    assert_eq!(v.result, Err(ProbeError::CorruptDeflate));
+    assert_eq!(v.errno(), error::EBADMSG);
+    assert_eq!(streamed(&gz, &[1, 7, 4096], opts()).0, v);
+    // flate2 refuses it too (it reads zeros, and the CRC is of real bytes).
+    let mut out = Vec::new();
+    assert!(flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_end(&mut out)
+        .is_err());
+}
