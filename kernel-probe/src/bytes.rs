@@ -2,30 +2,33 @@
 //! through these, so no index can panic.
 
 /// `N` bytes at `off`, or `None` when they are not all inside `data`.
-pub fn array<const N: usize>(data: &[u8], off: usize) -> Option<[u8; N]> {
+pub(crate) fn array<const N: usize>(data: &[u8], off: usize) -> Option<[u8; N]> {
     let end = off.checked_add(N)?;
     data.get(off..end)?.try_into().ok()
 }
 
-pub fn u16_le(data: &[u8], off: usize) -> Option<u16> {
+/// `u16` at `off`, little-endian.
+pub(crate) fn u16_le(data: &[u8], off: usize) -> Option<u16> {
     array(data, off).map(u16::from_le_bytes)
 }
 
-pub fn u32_le(data: &[u8], off: usize) -> Option<u32> {
+/// `u32` at `off`, little-endian.
+pub(crate) fn u32_le(data: &[u8], off: usize) -> Option<u32> {
     array(data, off).map(u32::from_le_bytes)
 }
 
-pub fn u64_le(data: &[u8], off: usize) -> Option<u64> {
+/// `u64` at `off`, little-endian.
+pub(crate) fn u64_le(data: &[u8], off: usize) -> Option<u64> {
     array(data, off).map(u64::from_le_bytes)
 }
 
 /// `data[off..off+len]` when it fits.
-pub fn range(data: &[u8], off: usize, len: usize) -> Option<&[u8]> {
+pub(crate) fn range(data: &[u8], off: usize, len: usize) -> Option<&[u8]> {
     data.get(off..off.checked_add(len)?)
 }
 
 /// A `u64` length as `usize`, saturating (only 32-bit targets can saturate).
-pub fn usize_sat(v: u64) -> usize {
+pub(crate) fn usize_sat(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 

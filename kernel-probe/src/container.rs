@@ -30,18 +30,26 @@ impl Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Compression {
+    /// gzip (RFC 1952).
     Gzip,
+    /// xz (`FD 37 7A 58 5A 00`).
     Xz,
+    /// zstd (`28 B5 2F FD`).
     Zstd,
+    /// bzip2 (`BZh`).
     Bzip2,
+    /// lz4, frame or legacy format.
     Lz4,
+    /// lzma (`5D 00 00`).
     Lzma,
+    /// lzo (`89 4C 5A 4F`).
     Lzo,
     /// A zboot compression name we do not know.
     Other,
 }
 
 impl Compression {
+    /// The name used in messages and reports.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Gzip => "gzip",
@@ -100,13 +108,17 @@ impl Compression {
 pub const GZIP_MAGIC: [u8; 2] = [0x1F, 0x8B];
 /// "ARM\x64" at offset 0x38 of an arm64 Image.
 pub const ARM64_MAGIC: [u8; 4] = *b"ARM\x64";
+/// Where the magic sits in the header.
 pub const ARM64_MAGIC_OFFSET: usize = 0x38;
 
 /// What the first bytes say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sniffed {
+    /// A container the probe handles.
     Known(Format),
+    /// A compression we name but do not decompress.
     Unsupported(Compression),
+    /// Nothing we recognise.
     Unknown,
 }
 

@@ -6,6 +6,7 @@
 /// convention: `update(0, b"")` is 0 and `update(update(0, a), b)` equals the
 /// CRC of `a` followed by `b`.
 pub trait Crc32 {
+    /// The CRC of `data` continued from `crc` (0 to start).
     fn update(&mut self, crc: u32, data: &[u8]) -> u32;
 }
 

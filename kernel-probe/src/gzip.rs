@@ -48,6 +48,7 @@ impl Default for HeaderParser {
 }
 
 impl HeaderParser {
+    /// A parser at the start of a member.
     pub const fn new() -> Self {
         Self {
             state: State::Fixed,
@@ -64,6 +65,7 @@ impl HeaderParser {
         self.len == 0
     }
 
+    /// The whole header has been consumed.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
     }
@@ -203,11 +205,14 @@ impl HeaderParser {
 /// A member trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trailer {
+    /// CRC32 of the member's uncompressed data.
     pub crc32: u32,
+    /// Length of the member's uncompressed data, modulo 2^32.
     pub isize: u32,
 }
 
 impl Trailer {
+    /// Decode the 8 trailer bytes.
     pub fn parse(b: [u8; TRAILER_LEN]) -> Self {
         let [c0, c1, c2, c3, s0, s1, s2, s3] = b;
         Self {

@@ -17,14 +17,23 @@ pub const ARM64_HEADER_LEN: usize = 64;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Arm64ImageHeader {
+    /// First instruction (`MZ` + a NOP-like ccmp in EFI kernels).
     pub code0: u32,
+    /// Branch to the kernel entry.
     pub code1: u32,
+    /// Image load offset from the start of RAM (0 since v5.10 era kernels).
     pub text_offset: u64,
+    /// Effective image size, `_end - _text`: includes BSS.
     pub image_size: u64,
+    /// Kernel flags, see [`ImageFlags`].
     pub flags: u64,
+    /// Reserved.
     pub res2: u64,
+    /// Reserved.
     pub res3: u64,
+    /// Reserved.
     pub res4: u64,
+    /// "ARM\x64".
     pub magic: u32,
     /// Offset of the PE header in EFI kernels.
     pub res5: u32,
@@ -49,7 +58,9 @@ bitflags! {
     pub struct ImageFlags: u64 {
         /// Bit 0: the kernel is big-endian.
         const BE = 1 << 0;
+        /// Page size field, low bit.
         const PAGE_SIZE_LO = 1 << 1;
+        /// Page size field, high bit.
         const PAGE_SIZE_HI = 1 << 2;
         /// Bit 3: the kernel may be placed anywhere in physical memory
         /// (else within 48 bits of the start of DRAM).
@@ -65,13 +76,18 @@ pub const FLAGS_RESERVED_MASK: u64 = !0xF;
 /// Kernel page size as the header's bits 1-2 encode it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageSize {
+    /// Bits 1-2 are 0.
     Unspecified,
+    /// 4 KiB pages.
     K4,
+    /// 16 KiB pages.
     K16,
+    /// 64 KiB pages.
     K64,
 }
 
 impl PageSize {
+    /// Decode bits 1-2 of the flags word.
     pub const fn from_flags(flags: u64) -> Self {
         match (flags >> 1) & 3 {
             1 => Self::K4,
@@ -96,8 +112,11 @@ bitflags! {
     /// The translation granules a target CPU supports.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Granules: u8 {
+        /// 4 KiB granule.
         const K4 = 1 << 0;
+        /// 16 KiB granule.
         const K16 = 1 << 1;
+        /// 64 KiB granule.
         const K64 = 1 << 2;
     }
 }
@@ -107,7 +126,9 @@ bitflags! {
 #[repr(u8)]
 pub enum Endian {
     #[default]
+    /// Little-endian.
     Little,
+    /// Big-endian.
     Big,
 }
 
@@ -115,7 +136,9 @@ pub enum Endian {
 /// little-endian arm64 kernel with every granule would.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// The target kernel's endianness.
     pub endian: Endian,
+    /// The page sizes the target CPU supports.
     pub granules: Granules,
 }
 
@@ -173,18 +196,22 @@ impl Arm64ImageHeader {
         self.kernel_segment_bytes().map(|_| ())
     }
 
+    /// The flags word, typed.
     pub fn flags(&self) -> ImageFlags {
         ImageFlags::from_bits_retain(self.flags)
     }
 
+    /// The page size the kernel was built for.
     pub fn page_size(&self) -> PageSize {
         PageSize::from_flags(self.flags)
     }
 
+    /// Bit 0: a big-endian kernel.
     pub fn big_endian(&self) -> bool {
         self.flags().contains(ImageFlags::BE)
     }
 
+    /// Bit 3: the kernel may be placed anywhere in physical memory.
     pub fn phys_placement_anywhere(&self) -> bool {
         self.flags().contains(ImageFlags::PHYS_PLACEMENT_ANYWHERE)
     }
@@ -214,7 +241,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A minimal valid header for tests.
-    pub fn header_bytes(text_offset: u64, image_size: u64, flags: u64) -> [u8; 64] {
+    pub(crate) fn header_bytes(text_offset: u64, image_size: u64, flags: u64) -> [u8; 64] {
         let mut h = [0u8; 64];
         h[0..4].copy_from_slice(&0x1400_0010u32.to_le_bytes());
         h[8..16].copy_from_slice(&text_offset.to_le_bytes());

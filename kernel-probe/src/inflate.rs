@@ -9,11 +9,11 @@ use crate::error::ProbeError;
 
 /// Output produced per decompressor call: the CRC32 of each step is taken
 /// while the step is still in cache.
-pub const STEP: usize = 256 * 1024;
+pub(crate) const STEP: usize = 256 * 1024;
 
 /// What one call achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// The deflate stream ended; the rest of the input follows it.
     StreamEnd,
     /// All input was consumed and more is needed.
@@ -24,20 +24,20 @@ pub enum Status {
 
 /// One inflate call's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     pub status: Status,
     pub consumed: usize,
     pub produced: usize,
 }
 
 /// Start a new deflate stream on `state` (cheap: no table is cleared).
-pub fn reset(state: &mut DecompressorOxide) {
+pub(crate) fn reset(state: &mut DecompressorOxide) {
     state.init();
 }
 
 /// Inflate from `input` into `out[out_pos..limit]`, writing at most
 /// `max_step` bytes. Input may end anywhere: the state keeps partial bits.
-pub fn step(
+pub(crate) fn step(
     state: &mut DecompressorOxide,
     input: &[u8],
     out: &mut [u8],

@@ -16,6 +16,7 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(
     not(test),
     deny(

@@ -26,14 +26,18 @@ const PE_HEADER_NEEDED: usize = OPT_DATA_DIRECTORIES + 8 * (DIR_SECURITY + 1);
 
 /// WIN_CERTIFICATE revision 2.0 and type PKCS#7 SignedData.
 pub const WIN_CERT_REVISION_2_0: u16 = 0x0200;
+/// WIN_CERTIFICATE type: PKCS#7 SignedData.
 pub const WIN_CERT_TYPE_PKCS_SIGNED_DATA: u16 = 0x0002;
 const WIN_CERT_HEADER_LEN: u32 = 8;
 
 /// The PE/COFF facts a loader cares about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeInfo {
+    /// File offset of the PE signature (`res5` of the arm64 header).
     pub pe_offset: u32,
+    /// COFF Machine (0xAA64).
     pub machine: u16,
+    /// SizeOfHeaders of the optional header.
     pub size_of_headers: u32,
     /// The certificate table, when its directory entry is nonzero.
     pub cert: Option<CertTable>,
@@ -42,8 +46,11 @@ pub struct PeInfo {
 /// Data directory 4: a file offset and size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CertTable {
+    /// File offset of the table (not an RVA).
     pub offset: u32,
+    /// Size of the table in bytes.
     pub size: u32,
+    /// What was verified of it.
     pub check: CertCheck,
 }
 
@@ -52,7 +59,12 @@ pub struct CertTable {
 pub enum CertCheck {
     /// Inside the file, after the headers, with a WIN_CERTIFICATE of revision
     /// 2.0 and type PKCS#7 whose length rounds up to the directory size.
-    Sane { revision: u16, cert_type: u16 },
+    Sane {
+        /// wRevision (0x0200).
+        revision: u16,
+        /// wCertificateType (PKCS#7).
+        cert_type: u16,
+    },
     /// Only the directory entry was seen (quick probe): the blob is not inflated.
     NotChecked,
     /// The table is present but broken; the kernel would refuse the signature.
@@ -60,6 +72,7 @@ pub enum CertCheck {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why a certificate table is broken.
 pub enum CertProblem {
     /// offset + size is beyond the end of the image.
     OutsideFile,
@@ -74,6 +87,7 @@ pub enum CertProblem {
 }
 
 impl CertProblem {
+    /// A short human message.
     pub const fn message(self) -> &'static str {
         match self {
             Self::OutsideFile => "certificate table extends beyond the image",
@@ -102,6 +116,7 @@ impl PeInfo {
         self.cert.map_or(0, |c| c.size)
     }
 
+    /// Why the certificate table is broken, if it is.
     pub fn cert_problem(&self) -> Option<CertProblem> {
         match self.cert {
             Some(CertTable {
@@ -200,7 +215,7 @@ pub(crate) mod tests {
 
     /// A PE view like the kernel's: MZ, PE header at 0x40, PE32+, optional
     /// header with 16 data directories. Returns a buffer of `len` bytes.
-    pub fn pe_image(len: usize, cert: Option<(u32, u32)>) -> std::vec::Vec<u8> {
+    pub(crate) fn pe_image(len: usize, cert: Option<(u32, u32)>) -> std::vec::Vec<u8> {
         let mut d = std::vec![0u8; len];
         d[0..2].copy_from_slice(b"MZ");
         d[0x3C..0x40].copy_from_slice(&0x40u32.to_le_bytes());

@@ -51,7 +51,9 @@ pub trait OutputBuffer {
     /// Make [`Self::as_mut_slice`] at least `len` bytes long. Fail with
     /// [`ProbeError::NoMemory`] when that cannot be done.
     fn reserve(&mut self, len: usize) -> Result<(), ProbeError>;
+    /// The reserved bytes (empty before `reserve`).
     fn as_slice(&self) -> &[u8];
+    /// The reserved bytes, writable.
     fn as_mut_slice(&mut self) -> &mut [u8];
 }
 
@@ -238,6 +240,7 @@ impl Prober {
         self.quick = true;
     }
 
+    /// The options of the current probe.
     pub fn options(&self) -> &ProbeOptions {
         &self.opts
     }

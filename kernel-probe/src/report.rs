@@ -15,22 +15,29 @@ use crate::zboot::ZbootHeader;
 pub struct GzipInfo {
     /// Members found; 0 when unknown (quick probe).
     pub members: u32,
+    /// CRC32 from the trailer.
     pub crc32: u32,
+    /// ISIZE from the trailer.
     pub isize: u32,
 }
 
 /// Everything a loader and a kdump set-up need to know about a valid image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Report {
+    /// The container.
     pub format: Format,
     /// Bytes of input (the file as given).
     pub input_size: u64,
     /// Bytes of the decompressed Image. For a quick probe: the length the
     /// container claims (gzip ISIZE), not verified.
     pub image_bytes: u64,
+    /// The arm64 Image header.
     pub header: Arm64ImageHeader,
+    /// The PE/COFF view, for EFI kernels.
     pub pe: Option<PeInfo>,
+    /// gzip facts, for gzip and zboot.
     pub gzip: Option<GzipInfo>,
+    /// The zboot header, for zboot.
     pub zboot: Option<ZbootHeader>,
     /// Answered from the headers alone: nothing past them was inflated or
     /// checksummed.
@@ -115,13 +122,16 @@ impl Report {
 /// The outcome of one probe, as printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
+    /// The report, or why the image was rejected.
     pub result: Result<Report, ProbeError>,
     /// The container, when it was recognised (also for failures).
     pub format: Option<Format>,
+    /// Bytes of input (counted by the caller).
     pub input_size: u64,
 }
 
 impl Verdict {
+    /// 0 when valid, else the error's errno.
     pub fn errno(&self) -> i32 {
         self.result.as_ref().err().map_or(0, |e| e.errno())
     }

@@ -13,8 +13,11 @@ const NAME_LEN: usize = 0x38 - NAME_OFFSET;
 /// What the zboot header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ZbootHeader {
+    /// File offset of the compressed payload.
     pub payload_offset: u32,
+    /// Length of the compressed payload.
     pub payload_size: u32,
+    /// The payload's compression (only gzip is accepted).
     pub compression: Compression,
 }
 
@@ -60,7 +63,7 @@ impl ZbootHeader {
 pub(crate) mod tests {
     use super::*;
 
-    pub fn zboot_head(offset: u32, size: u32, name: &[u8]) -> [u8; 64] {
+    pub(crate) fn zboot_head(offset: u32, size: u32, name: &[u8]) -> [u8; 64] {
         let mut h = [0u8; 64];
         h[..8].copy_from_slice(b"MZ\0\0zimg");
         h[8..12].copy_from_slice(&offset.to_le_bytes());

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every `unsafe` of the module, in one file: the kernel's `crc32_le` (not in
+//! the Rust bindings), the zeroed allocation of the prober, and a misc device
+//! registration whose `file_operations` name this module as their owner.
+//!
+//! Linux 7.2's `MiscDeviceRegistration` registers a `file_operations` table
+//! with `.owner` NULL, so an open file does not pin the module: `rmmod` while
+//! the device is open succeeds and the final `close()` then calls into freed
+//! code. [`OwnedMiscDevice`] registers a copy of the same table with `.owner`
+//! set, so `misc_open()`'s `fops_get()` takes a module reference per open file
+//! and `rmmod` is refused (EBUSY) until the last close.
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+
+use kernel::alloc::{AllocError, Flags};
+use kernel::bindings;
+use kernel::miscdevice::{MiscDevice, MiscDeviceOptions};
+use kernel::prelude::*;
+use kernel::types::Opaque;
+use kernel::ThisModule;
+
+extern "C" {
+    /// `u32 crc32_le(u32 crc, const void *p, size_t len)`, lib/crc/crc32-main.c.
+    #[link_name = "crc32_le"]
+    fn raw_crc32_le(crc: u32, p: *const core::ffi::c_void, len: usize) -> u32;
+}
+
+/// The kernel's CRC-32 (little-endian, no pre/post inversion).
+pub(crate) fn crc32_le(crc: u32, data: &[u8]) -> u32 {
+    // SAFETY: `data` is a valid, initialised slice for the duration of the
+    // call; crc32_le only reads `len` bytes from `p` and keeps no reference.
+    unsafe { raw_crc32_le(crc, data.as_ptr().cast(), data.len()) }
+}
+
+/// A `T` in fresh, zeroed vmalloc memory, built without a stack temporary.
+///
+/// # Contract
+/// `T` must be valid when all its bytes are zero. kernel-probe documents and
+/// tests (under Miri) that property for `Prober`; the session type that embeds
+/// it holds only integers, arrays, bools and `Option`s of non-null pointers.
+pub(crate) fn vzalloc_zeroed<T: ZeroValid>() -> Result<VBox<T>, AllocError> {
+    let boxed: VBox<MaybeUninit<T>> = VBox::new_uninit(GFP_KERNEL | __GFP_ZERO_FLAG)?;
+    // SAFETY: the allocation was zero-filled by the allocator (__GFP_ZERO) and
+    // `T: ZeroValid` promises all-zero bytes are a valid `T`.
+    Ok(unsafe { boxed.assume_init() })
+}
+
+const __GFP_ZERO_FLAG: Flags = kernel::alloc::flags::__GFP_ZERO;
+
+/// Types whose all-zero bit pattern is a valid value.
+///
+/// # Safety
+/// Implement only for types for which that is true.
+pub(crate) unsafe trait ZeroValid {}
+
+/// A misc device whose file operations pin this module while a file is open.
+#[repr(C)]
+#[pin_data(PinnedDrop)]
+pub(crate) struct OwnedMiscDevice<T: MiscDevice> {
+    /// Registered with `misc_register()`; `misc_open()` hands its address to
+    /// the `MiscDevice` glue as a `MiscDeviceRegistration<T>`, which is
+    /// `repr(transparent)` over the same `Opaque<miscdevice>`.
+    #[pin]
+    misc: Opaque<bindings::miscdevice>,
+    /// Our copy of `MiscDeviceRegistration<T>`'s operations, with `.owner`.
+    #[pin]
+    fops: Opaque<bindings::file_operations>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: after registration the kernel owns the synchronisation of the
+// miscdevice; we only read `fops` (immutable after init) and deregister once.
+unsafe impl<T: MiscDevice> Send for OwnedMiscDevice<T> {}
+// SAFETY: as above, no interior mutation happens through `&Self`.
+unsafe impl<T: MiscDevice> Sync for OwnedMiscDevice<T> {}
+
+impl<T: MiscDevice> OwnedMiscDevice<T> {
+    /// Register `/dev/<name>` with `module` as the owner of its operations.
+    pub(crate) fn register(name: &'static CStr, module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let init = move |slot: *mut Self| -> Result<(), Error> {
+            let raw = MiscDeviceOptions { name }.into_raw::<T>();
+            // SAFETY: `slot` is valid for writes (pin-init contract); we
+            // initialise `fops` first, then `misc`, and only then register.
+            // `raw.fops` points to the `'static` vtable MiscdeviceVTable<T>
+            // built for this `T`; copying it by value is what C does with a
+            // `const struct file_operations` template.
+            unsafe {
+                let fops = core::ptr::addr_of_mut!((*slot).fops).cast::<bindings::file_operations>();
+                fops.write(raw.fops.read());
+                (*fops).owner = module.as_ptr();
+                let misc = core::ptr::addr_of_mut!((*slot).misc).cast::<bindings::miscdevice>();
+                misc.write(bindings::miscdevice {
+                    fops: fops.cast_const(),
+                    ..raw
+                });
+                core::ptr::addr_of_mut!((*slot)._t).write(PhantomData);
+                kernel::error::to_result(bindings::misc_register(misc))
+            }
+        };
+        // SAFETY: the closure initialises every field of `*slot` before
+        // returning Ok, returns Err only before `misc_register` succeeded
+        // (nothing to undo: nothing registered, nothing to drop), and never
+        // moves out of `*slot`, so the pinned value stays where it was made.
+        unsafe { pin_init::pin_init_from_closure(init) }
+    }
+}
+
+#[pinned_drop]
+impl<T: MiscDevice> PinnedDrop for OwnedMiscDevice<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: the device was registered by `register` (the only way to
+        // build this type) and is deregistered exactly once, here. The module
+        // cannot be unloading while a file is open (`.owner` pins it), so no
+        // file operation can run after this returns.
+        unsafe { bindings::misc_deregister(self.misc.get()) };
+    }
+}
