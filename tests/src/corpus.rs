@@ -67,7 +67,8 @@ pub fn gz_bomb(head: &[u8], total: u64) -> Vec<u8> {
 }
 
 fn make_bomb(head: &[u8], total: u64) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::new(1));
+    // Level 6: ~1000:1 on zeros (2 MB for 2 GiB); level 1 only reaches ~230:1.
+    let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
     e.write_all(head).unwrap();
     let zeros = vec![0u8; 1 << 20];
     let mut left = total - head.len() as u64;

@@ -1,0 +1,72 @@
+# Guest side of qemu/test-module.sh (busybox sh). Needs /lib/kernel_probe.ko and
+# /corpus (with cases.tsv). Prints machine-readable lines; the host compares.
+#   KP-MOD <file> <bs> <json>      one probe of each corpus file through the device
+#   KP-PAR <file> <json>           16 concurrent writers
+#   KP-SMALL <file> <json>         with max_image_size=16 MiB
+#   KP-TIME <file> <ms>            probe time in the guest (informational)
+#   KP-CHECK <name> ok|fail ...    module life-cycle checks
+set -u
+dev=/dev/kernel-probe
+check() { echo "KP-CHECK $1 $2${3:+ $3}"; }
+ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }
+
+# probe FILE BS: write FILE with writes of BS bytes, print the report line.
+probe() {
+  exec 3<>"$dev" || return 1
+  dd if="$1" bs="$2" 2>/dev/null >&3
+  cat <&3
+  exec 3>&-
+}
+
+insmod /lib/kernel_probe.ko || { check insmod fail; exit 1; }
+check insmod ok
+[ -c "$dev" ] && check device ok || check device fail
+dmesg | grep -q 'kernel_probe: /dev/kernel-probe, max_image_size=268435456' &&
+  check param-default ok || check param-default fail
+
+# Every corpus case, with write sizes that cut headers and trailers anywhere.
+i=0
+for bs in 1000000 4093 65536 511 131072; do eval "bs$i=$bs"; i=$((i + 1)); done
+n=0
+while IFS="$(printf '\t')" read -r file errno class; do
+  case $file in '#'*|'') continue ;; esac
+  eval "bs=\$bs$((n % 5))"
+  n=$((n + 1))
+  t0=$(ms)
+  line=$(probe "/corpus/$file" "$bs")
+  t1=$(ms)
+  echo "KP-MOD $file $bs $line"
+  echo "KP-TIME $file $((t1 - t0))"
+done </corpus/cases.tsv
+
+# 16 concurrent writers, each its own open file and its own image.
+set -- $(ls /corpus | grep -v cases.tsv | grep -v '^bomb' | head -n 16)
+for f in "$@"; do
+  ( line=$(probe "/corpus/$f" 8191); echo "$line" >"/tmp/par-$f" ) &
+done
+wait
+for f in "$@"; do echo "KP-PAR $f $(cat "/tmp/par-$f")"; done
+
+# An open file pins the module; the last close releases it.
+exec 4<>"$dev"
+if rmmod kernel_probe 2>/dev/null; then check rmmod-while-open fail; else check rmmod-while-open ok; fi
+printf 'partial' >&4
+exec 4>&-
+if rmmod kernel_probe; then check rmmod-after-close ok; else check rmmod-after-close fail; fi
+[ -e "$dev" ] && check device-gone fail || check device-gone ok
+
+# The parameter is the bound: a bomb stops at 16 MiB with EFBIG.
+insmod /lib/kernel_probe.ko max_image_size=16777216 || check insmod-param fail
+dmesg | grep -q 'max_image_size=16777216' && check param-set ok || check param-set fail
+for f in bomb-2g.gz valid-gzip9.gz; do echo "KP-SMALL $f $(probe "/corpus/$f" 65536)"; done
+free_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+check mem-available ok "$free_kb"
+rmmod kernel_probe && check rmmod-final ok || check rmmod-final fail
+
+# The kernel log must be clean.
+if dmesg | grep -E 'Oops|BUG:|WARNING:|kernel BUG|Call trace|Kernel panic' >/tmp/bad; then
+  check dmesg fail "$(head -c 300 /tmp/bad | tr '\n' '|')"
+else
+  check dmesg ok
+fi
+echo "KP-MODULE-DONE"

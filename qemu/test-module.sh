@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The kernel module in a real arm64 kernel (the one qemu/build-kernel.sh builds):
+#   - kernel_probe.ko builds with one make, without a warning;
+#   - in the guest, every case of the test corpus (tests/src/corpus.rs, made from
+#     our kernel's Image) goes through /dev/kernel-probe in writes of odd sizes and
+#     its report equals probe-run's JSON on the host, field by field (path aside);
+#   - 16 concurrent writers each get their own file's answer;
+#   - rmmod is refused while a file is open and works after close;
+#   - with max_image_size=16 MiB a 2 GiB bomb stops with EFBIG;
+#   - the console shows no Oops, BUG, WARNING or panic.
+# Ends with "N passed, M failed"; exit 1 on any failure.
+#   KP_MODULE_TIMEOUT  guest time limit in seconds (default 1200)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KP_REPO"
+
+kdir=$(kp_kernel_dir)
+work=$KP_CACHE/module-test
+mkdir -p "$work"
+
+kp_log "building kernel_probe.ko against $kdir/obj"
+buildlog=$work/kmod-build.log
+make -C kernel-probe/kmod KDIR="$kdir/obj" BINDGEN="$KP_BINDGEN" >"$buildlog" 2>&1 ||
+  { tail -40 "$buildlog"; kp_die "module build failed"; }
+ko=$KP_REPO/kernel-probe/kmod/kernel_probe.ko
+
+kp_log "building probe-run and the corpus generator"
+cargo build --release -q -p userspace-harness -p kernel-probe-tests
+probe_run=${PROBE_RUN:-$KP_REPO/target/release/probe-run}
+key=$( (sha256sum <"$kdir/Image"; sha256sum <tests/src/corpus.rs) | sha256sum | cut -c1-16)
+corpus=$work/corpus-$key
+if [ ! -s "$corpus/cases.tsv" ]; then
+  rm -rf "$corpus.tmp"
+  target/release/make-corpus "$kdir/Image" "$corpus.tmp" >&2
+  mv "$corpus.tmp" "$corpus"
+fi
+
+kp_log "probe-run on the host: the expected answers"
+files=$(awk -F'\t' '!/^#/ && NF {print $1}' "$corpus/cases.tsv")
+(cd "$corpus" && "$probe_run" --json $files >"$work/expected.jsonl") || true
+(cd "$corpus" && "$probe_run" --json --max-size 16M bomb-2g.gz valid-gzip9.gz >"$work/expected-small.jsonl") || true
+
+initrd=$(kp_initramfs --add "$ko:/lib/kernel_probe.ko" --add "$corpus:/corpus" \
+  --add "$KP_REPO/qemu/guest-module/module.sh:/scenarios/module.sh")
+log=$work/console.log
+kp_log "booting the guest (log: $log)"
+set +e
+qemu/run.sh --kernel "$kdir/Image" --initrd "$initrd" --scenario module \
+  --timeout "${KP_MODULE_TIMEOUT:-1200}" --log "$log"
+boot=$?
+set -e
+
+python3 - "$log" "$work/expected.jsonl" "$work/expected-small.jsonl" "$buildlog" "$boot" <<'PY'
+import json, re, sys
+log, expected, expected_small, buildlog, boot = sys.argv[1:6]
+console = open(log, errors="replace").read().replace("\r", "")
+passed = failed = 0
+def check(ok, what):
+    global passed, failed
+    print(("PASS " if ok else "FAIL ") + what)
+    if ok: passed += 1
+    else: failed += 1
+def strip(j):
+    return {k: v for k, v in j.items() if k != "path"}
+def load(p):
+    return {json.loads(l)["path"]: strip(json.loads(l)) for l in open(p) if l.strip()}
+
+warnings = [l for l in open(buildlog) if re.search(r"\bwarning\b", l, re.I)]
+check(not warnings, "module builds without warnings" + (": " + warnings[0].strip() if warnings else ""))
+check(boot == "0", "guest booted and ran the module scenario (run.sh exit %s)" % boot)
+check("KP-MODULE-DONE" in console, "guest scenario completed")
+
+exp = load(expected)
+mod = {}
+for m in re.finditer(r"^KP-MOD (\S+) (\d+) (.*)$", console, re.M):
+    try:
+        mod[m.group(1)] = (m.group(2), strip(json.loads(m.group(3))))
+    except ValueError:
+        mod[m.group(1)] = (m.group(2), {"unparsable": m.group(3)[:200]})
+check(len(mod) == len(exp) and len(exp) > 40, "every corpus case answered (%d of %d)" % (len(mod), len(exp)))
+for name, want in sorted(exp.items()):
+    bs, got = mod.get(name, ("-", None))
+    if got == want:
+        check(True, "%s: %s (writes of %s bytes)" % (name, want["errno_name"], bs))
+    else:
+        diff = {k: (got or {}).get(k), } if got else {}
+        keys = [k for k in want if got is None or got.get(k) != want[k]]
+        check(False, "%s: module %s != probe-run %s; differing keys %s" % (
+            name, None if got is None else got.get("errno_name"), want["errno_name"], keys))
+
+par = {m.group(1): m.group(2) for m in re.finditer(r"^KP-PAR (\S+) (.*)$", console, re.M)}
+check(len(par) == 16, "16 concurrent writers reported (%d)" % len(par))
+for name, line in sorted(par.items()):
+    try:
+        got = strip(json.loads(line))
+    except ValueError:
+        got = None
+    check(got == exp.get(name), "concurrent %s: same answer as probe-run" % name)
+
+small = load(expected_small)
+got_small = {m.group(1): m.group(2) for m in re.finditer(r"^KP-SMALL (\S+) (.*)$", console, re.M)}
+for name, want in sorted(small.items()):
+    try:
+        got = strip(json.loads(got_small.get(name, "")))
+    except ValueError:
+        got = None
+    check(got == want, "max_image_size=16M %s: %s" % (name, want["errno_name"]))
+check(small.get("bomb-2g.gz", {}).get("errno_name") == "EFBIG", "the bomb is EFBIG at 16 MiB")
+
+for m in re.finditer(r"^KP-CHECK (\S+) (\S+)(.*)$", console, re.M):
+    check(m.group(2) == "ok", "guest check %s%s" % (m.group(1), m.group(3)))
+for bad in ("Oops", "BUG:", "WARNING:", "kernel BUG", "Kernel panic", "Call trace"):
+    check(bad not in console, "console has no %r" % bad)
+times = [(m.group(1), int(m.group(2))) for m in re.finditer(r"^KP-TIME (\S+) (\d+)$", console, re.M)]
+if times:
+    print("guest probe times (TCG, informational): " + ", ".join("%s %d ms" % t for t in times if t[0].startswith("valid") or t[0].startswith("bomb")))
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
+PY
