@@ -105,11 +105,37 @@ impl Report {
         })
     }
 
-    /// Memory the kernel segment occupies: `text_offset + image_size`. A
-    /// crashkernel region must hold at least this (kexec refuses with
-    /// EADDRNOTAVAIL otherwise).
+    /// Memory the kernel segment takes in a crashkernel region:
+    /// `text_offset + image_size` (`kbuf.memsz` in arm64's `image_load()`),
+    /// rounded up to the segment's 2 MiB alignment (`MIN_KIMG_ALIGN`).
     pub fn kdump_bytes_needed(&self) -> u64 {
-        self.header.kernel_segment_bytes().unwrap_or(u64::MAX)
+        self.header
+            .kernel_segment_bytes()
+            .ok()
+            .and_then(|s| align_up(s, SZ_2M))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The smallest `crashkernel=` reservation in which `kexec_file_load`
+    /// with `KEXEC_FILE_ON_CRASH` can place this kernel and an initrd of
+    /// `initrd_len` bytes (arm64's machine_kexec_file.c): the kernel at the
+    /// 2 MiB-aligned start, the initrd right after it, then a 2 MiB-aligned
+    /// slot for the device tree and, at the top, the ELF core header (64 KiB
+    /// aligned). A smaller region makes the load fail with EADDRNOTAVAIL. The
+    /// crash kernel needs more memory than this to *run*.
+    pub fn crashkernel_min(&self, initrd_len: u64) -> u64 {
+        let kernel = self
+            .header
+            .kernel_segment_bytes()
+            .ok()
+            .and_then(|s| align_up(s, SZ_64K));
+        let initrd = align_up(initrd_len, SZ_64K);
+        kernel
+            .zip(initrd)
+            .and_then(|(k, i)| k.checked_add(i))
+            .and_then(|ki| align_up(ki, SZ_2M))
+            .and_then(|ki| ki.checked_add(SZ_2M))
+            .unwrap_or(u64::MAX)
     }
 
     /// The decompressed image is longer than `image_size` (possible only with
@@ -117,6 +143,20 @@ impl Report {
     pub fn exceeds_image_size(&self) -> bool {
         self.image_bytes > self.header.image_size
     }
+}
+
+const SZ_64K: u64 = 64 << 10;
+const SZ_2M: u64 = 2 << 20;
+
+/// `v` rounded up to a multiple of `align` (a power of two).
+fn align_up(v: u64, align: u64) -> Option<u64> {
+    let mask = align.checked_sub(1)?;
+    v.checked_add(mask).map(|x| x & !mask)
+}
+
+/// Bytes as a `crashkernel=` value: whole MiB, rounded up.
+pub fn crashkernel_arg(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
 }
 
 /// The outcome of one probe, as printed.
@@ -167,7 +207,7 @@ impl Verdict {
             Err(_) => {
                 return w.write_str(
                     ",\"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\
-                     \"zboot\":null,\"kdump_bytes_needed\":null,\"quick\":null}",
+                     \"zboot\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null}",
                 )
             }
         };
@@ -247,8 +287,9 @@ impl Verdict {
         }
         write!(
             w,
-            ",\"kdump_bytes_needed\":{},\"quick\":{}}}",
+            ",\"kdump_bytes_needed\":{},\"crashkernel_min\":{},\"quick\":{}}}",
             r.kdump_bytes_needed(),
+            r.crashkernel_min(0),
             r.quick
         )
     }
@@ -384,8 +425,13 @@ impl Verdict {
         }
         writeln!(
             w,
-            "  kdump               the kernel segment needs {} bytes (text_offset + image_size)",
+            "  kdump               kernel segment {} bytes (text_offset + image_size, 2 MiB aligned);",
             r.kdump_bytes_needed()
+        )?;
+        writeln!(
+            w,
+            "                      loading it for kdump needs crashkernel={}M or more (without initrd)",
+            crashkernel_arg(r.crashkernel_min(0))
         )
     }
 }

@@ -27,7 +27,9 @@ fn raw_image_in_place() {
     assert!(reserves.is_empty(), "a raw Image is not copied");
     assert_eq!(r.header.image_size, 0x20000);
     assert!(r.pe.is_some_and(|p| !p.signed()));
-    assert_eq!(r.kdump_bytes_needed(), 0x20000);
+    assert_eq!(r.kdump_bytes_needed(), 2 << 20);
+    assert_eq!(r.crashkernel_min(0), 4 << 20);
+    assert_eq!(r.crashkernel_min(3 << 20), 6 << 20);
 }
 
 #[test]

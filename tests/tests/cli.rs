@@ -5,7 +5,8 @@ use std::process::Command;
 
 use kernel_probe_tests::*;
 
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 16] = [
+    "crashkernel_min",
     "path",
     "ok",
     "errno",

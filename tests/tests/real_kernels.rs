@@ -29,7 +29,14 @@ fn check_header(j: &serde_json::Value, raw: &RawHeader, img_len: usize, format: 
     };
     assert_eq!(h["page_size"], page);
     assert_eq!(h["phys_placement_anywhere"], raw.flags & 8 == 8);
-    assert_eq!(j["kdump_bytes_needed"], raw.text_offset + raw.image_size);
+    assert_eq!(
+        j["kdump_bytes_needed"],
+        (raw.text_offset + raw.image_size).div_ceil(2 << 20) * (2 << 20)
+    );
+    assert!(
+        j["crashkernel_min"].as_u64().unwrap()
+            >= j["kdump_bytes_needed"].as_u64().unwrap() + (2 << 20)
+    );
     assert_eq!(j["pe"]["machine"], 0xAA64);
 }
 
