@@ -9,10 +9,91 @@ use kernel_probe::{Endian, Granules};
 /// (vmlinuz.efi). Exit status: 0 all valid, 1 any image rejected, 2 usage or
 /// I/O error.
 #[derive(Parser, Debug)]
-#[command(name = "probe-run", version, about)]
+#[command(
+    name = "probe-run",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     #[command(flatten)]
     pub probe: ProbeArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Probe IMAGE, decompress it into a sealed memfd and load it with
+    /// kexec_file_load(2); --exec then reboots into it.
+    Load(LoadArgs),
+}
+
+/// The probe's rules, shared by the probe and `load`.
+#[derive(clap::Args, Debug)]
+pub struct ProbeRules {
+    /// Largest decompressed image accepted (bytes; K, M, G suffixes are
+    /// powers of 1024). Larger images are rejected with EFBIG.
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
+    pub max_size: u64,
+
+    /// Endianness of the kernel that will load the image.
+    #[arg(long, value_enum, default_value_t = EndianArg::Little)]
+    pub target_endian: EndianArg,
+
+    /// Page sizes the target CPU supports (comma-separated: 4k,16k,64k).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "SIZES",
+        default_value = "4k,16k,64k"
+    )]
+    pub page_sizes: Vec<PageSizeArg>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LoadArgs {
+    /// The kernel: Image, Image.gz or vmlinuz.efi.
+    #[arg(value_name = "IMAGE", required_unless_present = "unload")]
+    pub image: Option<PathBuf>,
+
+    /// The initramfs for the new kernel (else KEXEC_FILE_NO_INITRAMFS).
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+
+    /// The new kernel's command line.
+    #[arg(long, value_name = "STR", conflicts_with = "reuse_cmdline")]
+    pub append: Option<String>,
+
+    /// Reuse this kernel's command line (/proc/cmdline, without BOOT_IMAGE=,
+    /// and without crashkernel= for --crash).
+    #[arg(long)]
+    pub reuse_cmdline: bool,
+
+    /// Load a crash kernel (KEXEC_FILE_ON_CRASH) into the crashkernel= region.
+    #[arg(long)]
+    pub crash: bool,
+
+    /// Reboot into the loaded kernel (reboot(LINUX_REBOOT_CMD_KEXEC)).
+    #[arg(long)]
+    pub exec: bool,
+
+    /// Unload the loaded kexec (or, with --crash, crash) kernel.
+    #[arg(long, conflicts_with_all = ["image", "initrd", "exec", "append", "reuse_cmdline"])]
+    pub unload: bool,
+
+    /// Hand IMAGE to the kernel as it is, without probing or decompressing:
+    /// shows what the kernel itself says about it.
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// Print the probe report as JSON.
+    #[arg(long = "json")]
+    pub probe_json: bool,
+
+    #[command(flatten)]
+    pub rules: ProbeRules,
 }
 
 #[derive(clap::Args, Debug)]
@@ -30,28 +111,13 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Largest decompressed image accepted (bytes; K, M, G suffixes are
-    /// powers of 1024). Larger images are rejected with EFBIG.
-    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
-    pub max_size: u64,
-
     /// Write the decompressed Image here (atomically; nothing is written if
     /// the image is rejected). Needs exactly one IMAGE.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
 
-    /// Endianness of the kernel that will load the image.
-    #[arg(long, value_enum, default_value_t = EndianArg::Little)]
-    pub target_endian: EndianArg,
-
-    /// Page sizes the target CPU supports (comma-separated: 4k,16k,64k).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "SIZES",
-        default_value = "4k,16k,64k"
-    )]
-    pub page_sizes: Vec<PageSizeArg>,
+    #[command(flatten)]
+    pub rules: ProbeRules,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -79,7 +145,18 @@ pub enum PageSizeArg {
     K64,
 }
 
-impl ProbeArgs {
+impl ProbeRules {
+    /// The probe options these arguments describe.
+    pub fn options(&self) -> kernel_probe::ProbeOptions {
+        kernel_probe::ProbeOptions {
+            max_image_size: self.max_size,
+            target: kernel_probe::Target {
+                endian: self.target_endian.into(),
+                granules: self.granules(),
+            },
+        }
+    }
+
     pub fn granules(&self) -> Granules {
         self.page_sizes.iter().fold(Granules::empty(), |g, p| {
             g | match p {

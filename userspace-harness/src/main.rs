@@ -7,6 +7,7 @@ mod buffer;
 mod cli;
 mod crc;
 mod errno;
+mod load;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -18,7 +19,7 @@ use clap::Parser;
 use kernel_probe::{probe, quick_probe, Prober, Verdict};
 
 use buffer::{Input, MappedOutput};
-use cli::{Cli, ProbeArgs};
+use cli::{Cli, Command, ProbeArgs};
 use crc::FastCrc;
 
 /// Exit statuses.
@@ -47,7 +48,10 @@ fn main() -> ExitCode {
             });
         }
     };
-    ExitCode::from(run_probe(&cli.probe))
+    ExitCode::from(match &cli.command {
+        Some(Command::Load(args)) => load::run(args),
+        None => run_probe(&cli.probe),
+    })
 }
 
 fn run_probe(args: &ProbeArgs) -> u8 {
@@ -182,12 +186,6 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
 
 impl ProbeArgs {
     fn options(&self) -> kernel_probe::ProbeOptions {
-        kernel_probe::ProbeOptions {
-            max_image_size: self.max_size,
-            target: kernel_probe::Target {
-                endian: self.target_endian.into(),
-                granules: self.granules(),
-            },
-        }
+        self.rules.options()
     }
 }

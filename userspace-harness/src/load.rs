@@ -1,0 +1,374 @@
+//! `probe-run load`: probe the image with the same rules and bound as the
+//! plain probe, inflate it straight into a sealed memfd sized once, and hand
+//! that to `kexec_file_load(2)`; report the kernel's answer by name.
+//!
+//! A raw Image needs no copy: its own file descriptor goes to the kernel.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use kernel_probe::report::crashkernel_arg;
+use kernel_probe::{probe, Format, OutputBuffer, ProbeError, Prober, Report};
+use memmap2::{MmapMut, MmapOptions};
+
+use crate::buffer::Input;
+use crate::cli::LoadArgs;
+use crate::crc::FastCrc;
+
+/// kexec_file_load flags (include/uapi/linux/kexec.h).
+const KEXEC_FILE_UNLOAD: libc::c_ulong = 0x1;
+const KEXEC_FILE_ON_CRASH: libc::c_ulong = 0x2;
+const KEXEC_FILE_NO_INITRAMFS: libc::c_ulong = 0x4;
+
+/// The decompressed image in a memfd: sized once (`ftruncate` to what the
+/// image announces), written through a shared mapping, then trimmed to the
+/// image's length and sealed so the kernel reads exactly what was probed.
+pub struct MemfdOutput {
+    fd: OwnedFd,
+    map: Option<MmapMut>,
+}
+
+impl MemfdOutput {
+    pub fn new() -> io::Result<Self> {
+        let name = c"kernel-probe-image";
+        // SAFETY: `name` is a valid NUL-terminated string; memfd_create does
+        // not keep the pointer.
+        let fd = unsafe {
+            libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Self { fd, map: None })
+    }
+
+    /// Unmap, cut to `len` bytes and seal against any change.
+    pub fn seal(mut self, len: u64) -> io::Result<OwnedFd> {
+        self.map = None;
+        let file = File::from(self.fd);
+        file.set_len(len)?;
+        let seals =
+            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+        // SAFETY: plain fcntl on a valid descriptor we own.
+        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from(file))
+    }
+}
+
+impl OutputBuffer for MemfdOutput {
+    fn reserve(&mut self, len: usize) -> Result<(), ProbeError> {
+        let file = File::from(self.fd.try_clone().map_err(|_| ProbeError::NoMemory)?);
+        file.set_len(len as u64).map_err(|_| ProbeError::NoMemory)?;
+        // SAFETY: a shared mapping of our own memfd, which nothing else
+        // truncates while it is mapped (the descriptor is private to us
+        // until it is sealed, after the mapping is dropped).
+        let map = unsafe { MmapOptions::new().len(len.max(1)).map_mut(&file) }
+            .map_err(|_| ProbeError::NoMemory)?;
+        self.map = Some(map);
+        Ok(())
+    }
+    fn as_slice(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or_default()
+    }
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.map.as_deref_mut().unwrap_or_default()
+    }
+}
+
+/// What the kernel's errno means for a kexec_file_load caller.
+pub fn explain(errno: i32, crash: bool, needed: Option<u64>) -> String {
+    match errno {
+        libc::EPERM => "needs CAP_SYS_BOOT, or kexec is disabled (kernel.kexec_load_disabled) \
+                        or forbidden by lockdown"
+            .into(),
+        libc::EKEYREJECTED | libc::ENODATA | libc::ENOKEY | libc::EBADMSG => {
+            "signature verification failed: the image is unsigned, or not signed by a key the \
+             kernel trusts (CONFIG_KEXEC_SIG)"
+                .into()
+        }
+        libc::EADDRNOTAVAIL if crash => match needed {
+            Some(n) => format!(
+                "the crashkernel reservation is too small: loading needs at least {n} bytes \
+                 (crashkernel={}M)",
+                crashkernel_arg(n)
+            ),
+            None => "the crashkernel reservation is too small or missing".into(),
+        },
+        libc::EADDRNOTAVAIL => "no room for the segments in memory".into(),
+        libc::EINVAL => "the kernel refused the image by its own rules (not an uncompressed arm64 \
+                         Image, image_size, endianness or page size), or a bad argument"
+            .into(),
+        libc::ENOEXEC => "no kexec_file loader in this kernel accepts the image".into(),
+        libc::EBUSY => "a kexec image is already loaded or kexec is in progress".into(),
+        libc::ENOSYS => "this kernel has no kexec_file_load (CONFIG_KEXEC_FILE)".into(),
+        libc::ENOMEM => "the kernel could not allocate memory for the segments".into(),
+        _ => "kexec_file_load failed".into(),
+    }
+}
+
+/// errno names kexec_file_load can return.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        0 => "OK",
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINVAL => "EINVAL",
+        libc::ENOMEM => "ENOMEM",
+        libc::EBUSY => "EBUSY",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::ENOSYS => "ENOSYS",
+        libc::EBADMSG => "EBADMSG",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::EKEYREJECTED => "EKEYREJECTED",
+        libc::ENODATA => "ENODATA",
+        libc::ENOKEY => "ENOKEY",
+        libc::EFBIG => "EFBIG",
+        libc::EACCES => "EACCES",
+        libc::EISDIR => "EISDIR",
+        _ => "E?",
+    }
+}
+
+/// `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`.
+fn kexec_file_load(
+    kernel: RawFd,
+    initrd: RawFd,
+    cmdline: Option<&CString>,
+    flags: libc::c_ulong,
+) -> io::Result<()> {
+    let (len, ptr) = match cmdline {
+        Some(c) => (c.as_bytes_with_nul().len(), c.as_ptr()),
+        None => (0, std::ptr::null()),
+    };
+    // SAFETY: the descriptors are valid or -1 as the call allows; `ptr`
+    // points to `len` bytes of a NUL-terminated string (or is NULL with len
+    // 0, for unload) that outlives the call; the kernel copies them.
+    let r = unsafe { libc::syscall(libc::SYS_kexec_file_load, kernel, initrd, len, ptr, flags) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The command line for the new kernel.
+fn cmdline(args: &LoadArgs) -> io::Result<CString> {
+    let text = if args.reuse_cmdline {
+        let c = std::fs::read_to_string("/proc/cmdline")?;
+        // As kexec-tools: the boot loader's BOOT_IMAGE= and the first
+        // kernel's crashkernel= do not belong on the new kernel's line.
+        c.split_whitespace()
+            .filter(|w| {
+                !(w.starts_with("BOOT_IMAGE=") || args.crash && w.starts_with("crashkernel="))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        args.append.clone().unwrap_or_default()
+    };
+    CString::new(text).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "command line contains a NUL byte",
+        )
+    })
+}
+
+/// Exit statuses as in the probe: 0 loaded, 1 image rejected or the kernel
+/// refused it, 2 usage or I/O error.
+pub fn run(args: &LoadArgs) -> u8 {
+    if args.unload {
+        let flags = if args.crash {
+            KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH
+        } else {
+            KEXEC_FILE_UNLOAD
+        };
+        return match kexec_file_load(-1, -1, None, flags) {
+            Ok(()) => {
+                println!(
+                    "unloaded the {} kernel",
+                    if args.crash { "crash" } else { "kexec" }
+                );
+                0
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                println!(
+                    "unload failed: {} ({})",
+                    errno_name(errno),
+                    explain(errno, args.crash, None)
+                );
+                1
+            }
+        };
+    }
+    let Some(image_path) = &args.image else {
+        eprintln!("probe-run load: IMAGE is required (or --unload)");
+        return 2;
+    };
+    let input = match Input::open(image_path) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("probe-run load: {}: {e}", image_path.display());
+            return 2;
+        }
+    };
+    let initrd = match &args.initrd {
+        Some(p) => match File::open(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("probe-run load: {}: {e}", p.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let initrd_len = initrd
+        .as_ref()
+        .and_then(|f| f.metadata().ok())
+        .map_or(0, |m| m.len());
+    let cmdline = match cmdline(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("probe-run load: command line: {e}");
+            return 2;
+        }
+    };
+    let mut flags = 0;
+    if args.crash {
+        flags |= KEXEC_FILE_ON_CRASH;
+    }
+    if initrd.is_none() {
+        flags |= KEXEC_FILE_NO_INITRAMFS;
+    }
+    let initrd_fd = initrd.as_ref().map_or(-1, |f| f.as_raw_fd());
+    if args.no_probe {
+        // The baseline: what the kernel says about the file as it is.
+        let file = match File::open(image_path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("probe-run load: {}: {e}", image_path.display());
+                return 2;
+            }
+        };
+        return match kexec_file_load(file.as_raw_fd(), initrd_fd, Some(&cmdline), flags) {
+            Ok(()) => {
+                println!("load: OK: kexec_file_load accepted the file as it is (no probe)");
+                0
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                println!(
+                    "load: FAILED: kexec_file_load: {} (errno {errno}): {} (no probe)",
+                    errno_name(errno),
+                    explain(errno, args.crash, None)
+                );
+                1
+            }
+        };
+    }
+
+    let mut prober = Box::new(Prober::new(args.rules.options()));
+    let mut out = match MemfdOutput::new() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("probe-run load: memfd_create: {e}");
+            return 2;
+        }
+    };
+    let result = probe(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, _)| r);
+    let verdict = prober.verdict(result, input.len() as u64);
+    let shown = image_path.to_string_lossy();
+    let mut text = String::new();
+    if args.probe_json {
+        let _ = verdict.write_json(&mut text, Some(&shown));
+        text.push('\n');
+    } else {
+        let _ = verdict.write_text(&mut text, &shown);
+    }
+    print!("{text}");
+    let report: Report = match verdict.result {
+        Ok(r) => r,
+        Err(_) => {
+            // Refused before any system call: the running kernel is untouched.
+            println!("load: not attempted: the image was rejected");
+            return 1;
+        }
+    };
+    let needed = report.crashkernel_min(initrd_len);
+    println!(
+        "kdump: kernel segment {} bytes{}; crashkernel={}M or more to load it for kdump",
+        report.kdump_bytes_needed(),
+        if initrd.is_some() {
+            format!(", initrd {initrd_len} bytes")
+        } else {
+            String::new()
+        },
+        crashkernel_arg(needed)
+    );
+
+    // The kernel's copy: a raw Image's own file, else the sealed memfd.
+    let kernel_fd: OwnedFd = if report.format == Format::Image {
+        match File::open(image_path) {
+            Ok(f) => f.into(),
+            Err(e) => {
+                eprintln!("probe-run load: {}: {e}", image_path.display());
+                return 2;
+            }
+        }
+    } else {
+        match out.seal(report.image_bytes) {
+            Ok(fd) => fd,
+            Err(e) => {
+                eprintln!("probe-run load: sealing the memfd: {e}");
+                return 2;
+            }
+        }
+    };
+    drop(input);
+    match kexec_file_load(kernel_fd.as_raw_fd(), initrd_fd, Some(&cmdline), flags) {
+        Ok(()) => println!(
+            "load: OK: kexec_file_load accepted the {} kernel ({} bytes{})",
+            if args.crash { "crash" } else { "kexec" },
+            report.image_bytes,
+            match report.format {
+                Format::Image => ", from the file",
+                _ => ", decompressed into a sealed memfd",
+            }
+        ),
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            println!(
+                "load: FAILED: kexec_file_load: {} (errno {errno}): {}",
+                errno_name(errno),
+                explain(errno, args.crash, Some(needed))
+            );
+            return 1;
+        }
+    }
+    if args.exec {
+        if args.crash {
+            eprintln!(
+                "probe-run load: --exec with --crash: the crash kernel runs on a panic, not now"
+            );
+            return 2;
+        }
+        println!("exec: rebooting into the new kernel");
+        // SAFETY: sync and reboot take no pointers.
+        unsafe {
+            libc::sync();
+            if libc::reboot(libc::LINUX_REBOOT_CMD_KEXEC) < 0 {
+                let e = io::Error::last_os_error();
+                println!("exec: FAILED: reboot(LINUX_REBOOT_CMD_KEXEC): {e}");
+                return 1;
+            }
+        }
+    }
+    0
+}
