@@ -65,6 +65,7 @@ impl Prober {
             result,
             format: self.format(),
             input_size,
+            initrd_size: 0,
         }
     }
 }

@@ -168,6 +168,9 @@ pub struct Verdict {
     pub format: Option<Format>,
     /// Bytes of input (counted by the caller).
     pub input_size: u64,
+    /// Size of the initrd that will be loaded with the image (0: none), for
+    /// `crashkernel_min`.
+    pub initrd_size: u64,
 }
 
 impl Verdict {
@@ -289,7 +292,7 @@ impl Verdict {
             w,
             ",\"kdump_bytes_needed\":{},\"crashkernel_min\":{},\"quick\":{}}}",
             r.kdump_bytes_needed(),
-            r.crashkernel_min(0),
+            r.crashkernel_min(self.initrd_size),
             r.quick
         )
     }
@@ -430,8 +433,13 @@ impl Verdict {
         )?;
         writeln!(
             w,
-            "                      loading it for kdump needs crashkernel={}M or more (without initrd)",
-            crashkernel_arg(r.crashkernel_min(0))
+            "                      loading it for kdump needs crashkernel={}M or more ({})",
+            crashkernel_arg(r.crashkernel_min(self.initrd_size)),
+            if self.initrd_size == 0 {
+                "without initrd"
+            } else {
+                "with the initrd"
+            }
         )
     }
 }
@@ -485,6 +493,7 @@ mod tests {
             result: Err(ProbeError::CrcMismatch),
             format: Some(Format::Gzip),
             input_size: 10,
+            initrd_size: 0,
         };
         let line = v.json_line(Some("x.gz")).unwrap();
         for key in [

@@ -116,6 +116,11 @@ pub struct ProbeArgs {
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
 
+    /// The initrd that will be loaded with the image: the kdump sizing
+    /// (crashkernel_min) then counts it.
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+
     #[command(flatten)]
     pub rules: ProbeRules,
 }

@@ -283,7 +283,8 @@ pub fn run(args: &LoadArgs) -> u8 {
         }
     };
     let result = probe(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, _)| r);
-    let verdict = prober.verdict(result, input.len() as u64);
+    let mut verdict = prober.verdict(result, input.len() as u64);
+    verdict.initrd_size = initrd_len;
     let shown = image_path.to_string_lossy();
     let mut text = String::new();
     if args.probe_json {

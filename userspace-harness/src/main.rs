@@ -59,6 +59,12 @@ fn run_probe(args: &ProbeArgs) -> u8 {
         eprintln!("probe-run: --output takes exactly one IMAGE");
         return EXIT_USAGE_OR_IO;
     }
+    if let Some(initrd) = &args.initrd {
+        if let Err(e) = std::fs::metadata(initrd) {
+            eprintln!("probe-run: --initrd {}: {e}", initrd.display());
+            return EXIT_USAGE_OR_IO;
+        }
+    }
     let outcomes = probe_all(args);
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -159,7 +165,9 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
     let input_size = input.len() as u64;
     if args.quick {
         let r = quick_probe(prober, &input, &mut FastCrc);
-        return Outcome::Probed(prober.verdict(r, input_size));
+        let mut verdict = prober.verdict(r, input_size);
+        verdict.initrd_size = args.initrd_size();
+        return Outcome::Probed(verdict);
     }
     let mut out = MappedOutput::default();
     let mut write_error = None;
@@ -174,7 +182,8 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
         }
         Err(e) => Err(e),
     };
-    let verdict = prober.verdict(result, input_size);
+    let mut verdict = prober.verdict(result, input_size);
+    verdict.initrd_size = args.initrd_size();
     if let Some(error) = write_error {
         return Outcome::Io {
             error,
@@ -187,5 +196,13 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
 impl ProbeArgs {
     fn options(&self) -> kernel_probe::ProbeOptions {
         self.rules.options()
+    }
+
+    /// Bytes of --initrd (checked to exist before probing), 0 without one.
+    fn initrd_size(&self) -> u64 {
+        self.initrd
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
     }
 }
