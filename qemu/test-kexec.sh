@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# probe-run load in a real arm64 guest (the kernel qemu/build-kernel.sh builds,
+# with kexec_file and a crashkernel reservation), end to end:
+#   baseline     the kernel's own kexec_file_load refuses Image.gz and vmlinuz.efi (EINVAL);
+#                a corrupted Image.gz is refused by probe-run before any system call;
+#                --crash loads when crashkernel= is what the report says
+#   crash-small  with crashkernel= 2 MiB below that: EADDRNOTAVAIL, the message names the size
+#   exec         `probe-run load --exec` of our Image.gz, our vmlinuz.efi and the gzip'd
+#                Debian-signed 6.12 kernel: each second kernel boots and prints the marker
+#                that only its own command line carries
+# Ends with "N passed, M failed"; exit 1 on any failure.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KP_REPO"
+
+kdir=$(kp_kernel_dir)
+guest_probe_run=$(qemu/build-guest-probe-run.sh)
+cargo build --release -q -p userspace-harness
+host_probe_run=$KP_REPO/target/release/probe-run
+signed=$(tests/fetch-debian-kernels.sh | awk '$1 == "signed" {print $2}')
+
+work=$KP_CACHE/kexec-test
+images=$work/images
+mkdir -p "$images"
+cp "$kdir/Image.gz" "$kdir/vmlinuz.efi" "$images/"
+if [ ! -s "$images/debian-signed.gz" ] || [ "$images/debian-signed.gz" -ot "$signed" ]; then
+  kp_log "gzip -9 Debian's signed kernel"
+  gzip -9 -c "$signed" >"$images/debian-signed.gz.tmp" && mv "$images/debian-signed.gz.tmp" "$images/debian-signed.gz"
+fi
+python3 - "$kdir/Image.gz" "$images/corrupt.gz" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+d[len(d) // 2] ^= 0x55
+open(sys.argv[2], "wb").write(d)
+PY
+cp "$(kp_initramfs)" "$images/second.cpio.gz"
+
+# The reservation the report asks for (kernel + this initrd), from the host probe-run.
+needed=$("$host_probe_run" --json --initrd "$images/second.cpio.gz" "$images/Image.gz" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["crashkernel_min"])')
+needed_mib=$(((needed + 1048575) / 1048576))
+kp_log "report: crashkernel_min=$needed bytes -> crashkernel=${needed_mib}M"
+
+initrd=$(kp_initramfs --add "$guest_probe_run:/bin/probe-run" --add "$images:/images" \
+  --add "$KP_REPO/qemu/guest-kexec/kexec.sh:/scenarios/kexec.sh")
+
+passed=0 failed=0
+result() { # OK WHAT
+  if [ "$1" = 1 ]; then passed=$((passed + 1)); echo "PASS $2"; else failed=$((failed + 1)); echo "FAIL $2"; fi
+}
+rand() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
+# boot NAME MODE EXTRA-APPEND -> log file; the run passes when the second marker
+# (or, without a second kernel, the first kernel's scenario) shows up.
+boot() {
+  local name=$1 mode=$2 extra=$3 next=second-$(rand) log=$work/$1.log rc=0
+  local args=(--kernel "$kdir/Image" --initrd "$initrd" --scenario kexec --timeout 300 --log "$log")
+  if [ "$mode" = exec ]; then
+    qemu/run.sh "${args[@]}" --marker "$next" --expect-marker-only \
+      --append "kp.marker=first-$(rand) kp.kexec=exec kp.next=$next $extra" >&2 || rc=$?
+  else
+    qemu/run.sh "${args[@]}" --append "kp.kexec=$mode kp.next=$next $extra" >&2 || rc=$?
+  fi
+  echo "$rc $log $next"
+}
+line() { grep -a "^$1" "$2" | tail -n1 | tr -d '\r'; }
+
+# --- baseline, negative, crash with the right size --------------------------------------
+read -r rc log _ < <(boot baseline baseline "crashkernel=${needed_mib}M")
+result $([ "$rc" = 0 ] && echo 1 || echo 0) "baseline guest ran (log $log)"
+for f in Image.gz vmlinuz.efi; do
+  l=$(line "KP-BASELINE $f" "$log")
+  result $([[ $l == "KP-BASELINE $f EINVAL loaded=0" ]] && echo 1 || echo 0) "kexec_file_load of raw $f: EINVAL from the kernel ($l)"
+done
+l=$(line KP-NEGATIVE "$log")
+result $([[ $l == "KP-NEGATIVE exit=1 syscall=0 loaded=0" ]] && echo 1 || echo 0) "corrupt Image.gz refused before any system call, nothing loaded ($l)"
+l=$(line KP-CRASH-FIT "$log")
+result $([[ $l == "KP-CRASH-FIT exit=0 crash_loaded=1 crashkernel=${needed_mib}M" ]] && echo 1 || echo 0) "--crash loads with crashkernel=${needed_mib}M, the size the report names ($l)"
+
+# --- crash with 2 MiB less -------------------------------------------------------------
+small=$((needed_mib - 2))
+read -r rc log _ < <(boot crash-small crash-small "crashkernel=${small}M")
+l=$(line KP-CRASH-SMALL "$log")
+result $([[ $l == "KP-CRASH-SMALL exit=1 errno=EADDRNOTAVAIL crash_loaded=0 needs=$needed" ]] && echo 1 || echo 0) \
+  "--crash with crashkernel=${small}M: EADDRNOTAVAIL naming the needed $needed bytes ($l)"
+
+# --- exec: each second kernel boots with its own marker ----------------------------------
+for img in Image.gz vmlinuz.efi debian-signed.gz; do
+  read -r rc log next < <(boot "exec-$img" exec "kp.image=$img")
+  ok=0
+  if [ "$rc" = 0 ] && grep -aq "^KP-BOOTED $next" "$log" && grep -aq "kexec_file_load accepted" "$log"; then ok=1; fi
+  kernel=$(grep -a "^KP-BOOTED $next" "$log" | grep -o 'kernel=[^ ]*' | tr -d '\r')
+  result $ok "probe-run load --exec $img: the second kernel boots and prints $next ($kernel)"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
