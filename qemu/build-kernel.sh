@@ -94,7 +94,7 @@ done <"$frag"
 cp "$obj/.config" "$kdir/config"
 
 # --- build ---------------------------------------------------------------------------
-kp_log "building Image Image.gz vmlinuz.efi modules (-j$(nproc); ~11 min cold on 2 cores)"
+kp_log "building Image Image.gz vmlinuz.efi modules (-j$(nproc); ~8-9 min cold on 2 cores)"
 t0=$(date +%s)
 kmake -j"$(nproc)" Image Image.gz vmlinuz.efi modules >"$kdir/build.log" 2>&1 ||
   { tail -n 40 "$kdir/build.log" >&2; kp_die "kernel build failed (log: $kdir/build.log)"; }

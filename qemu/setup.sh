@@ -46,7 +46,7 @@ fi
 
 # --- bindgen-cli into the cache ------------------------------------------------
 if [ ! -x "$KP_BINDGEN" ]; then
-  kp_log "cargo install bindgen-cli $KP_BINDGEN_VERSION (takes ~4-5 min)"
+  kp_log "cargo install bindgen-cli $KP_BINDGEN_VERSION (takes ~2-4 min)"
   rm -rf "$KP_CACHE/bindgen-$KP_BINDGEN_VERSION.tmp"
   cargo install --locked --quiet "bindgen-cli@$KP_BINDGEN_VERSION" \
     --root "$KP_CACHE/bindgen-$KP_BINDGEN_VERSION.tmp"
