@@ -6,8 +6,10 @@
 #      CLI tests; integration tests over Debian's real arm64 kernels and the
 #      adversarial corpus
 #   3. fuzz smoke runs of every cargo-fuzz target (bounded time)
-#   4. QEMU boot tests: Debian's and our own kernels, decompressed by
-#      probe-run, boot under qemu-system-aarch64 (builds the kernel, cached)
+#   4. Miri over the zeroed-Prober contract the kernel module relies on
+#   5. QEMU: boot tests (Debian's and our own kernels, decompressed by probe-run,
+#      boot under qemu-system-aarch64; builds the kernel, cached), the kernel
+#      module against the corpus, and probe-run load / kexec end to end
 # and ends with "N passed, M failed" over the suites. Exit status 1 if any failed.
 #
 # KP_SKIP="fuzz qemu"   skip suites (for a quick local loop; CI skips nothing)
@@ -35,16 +37,28 @@ suite() { # NAME COMMAND...
 }
 
 command -v cargo >/dev/null || kp_die "cargo is needed (the Rust toolchain)"
-kp_apt_install gzip pigz busybox xz-utils bzip2 zstd lz4 cpio
+kp_apt_install gzip pigz busybox xz-utils bzip2 zstd lz4 cpio file python3
 
 suite fmt cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets -q -- -D warnings
 suite build cargo build --release -q -p userspace-harness
 export PROBE_RUN=$KP_REPO/target/release/probe-run
 suite cargo-test cargo test --workspace -q
-suite fuzz kernel-probe/fuzz/run-smoke.sh
+fuzz() {
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked -q
+  kernel-probe/fuzz/run-smoke.sh
+}
+suite fuzz fuzz
+miri() {
+  rustup component add --toolchain nightly miri rust-src >/dev/null
+  (cd kernel-probe && cargo +nightly miri test -q --test zeroed)
+}
+suite miri miri
 suite qemu-setup qemu/setup.sh
 suite qemu-boot qemu/test-boot.sh
+suite kernel-module qemu/test-module.sh
+suite kexec qemu/test-kexec.sh
 
 if [ ${#failures[@]} -gt 0 ]; then
   kp_log "failed suites: ${failures[*]}"
