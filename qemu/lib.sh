@@ -21,6 +21,17 @@ kp_apt_update_once() {
   fi
 }
 
+# Enable arm64 multiarch (for libstd-rust-web-dev:arm64 and busybox-static:arm64).
+kp_ensure_arm64() {
+  [ "$(dpkg --print-architecture)" = arm64 ] && return 0
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    kp_log "dpkg --add-architecture arm64"
+    dpkg --add-architecture arm64
+    rm -f "$KP_CACHE/.apt-updated"
+  fi
+  kp_apt_update_once
+}
+
 # Install Debian packages that are missing (names may carry :arch).
 kp_apt_install() {
   local missing=() p

@@ -10,6 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+kp_ensure_arm64
 kp_apt_install clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev cpio \
   qemu-system-arm qemu-efi-aarch64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross xz-utils zstd \
   gzip make python3 perl kmod ca-certificates debian-archive-keyring dpkg-dev file
@@ -25,12 +26,17 @@ installed_versions() {
 ver=$(installed_versions | sort -u)
 n=$(installed_versions | wc -l)
 if [ "$n" -ne ${#rust_pkgs[@]} ] || [ "$(printf '%s\n' "$ver" | wc -l)" -ne 1 ]; then
-  kp_apt_install rustc-web # makes sure arm64 multiarch + lists are there
-  ver=$(dpkg-query -W -f='${Version}' rustc-web)
-  # The arm64 std must exist at exactly that version; else move all to the candidate.
-  if ! apt-cache show "libstd-rust-web-dev:arm64=$ver" >/dev/null 2>&1; then
-    ver=$(apt-cache policy rustc-web | awk '/Candidate:/{print $2}')
-  fi
+  # The newest version that every one of the packages has (security updates
+  # can reach one architecture before the other).
+  ver=
+  for v in $(apt-cache madison rustc-web | awk '{print $3}'); do
+    all=1
+    for p in "${rust_pkgs[@]:1}"; do
+      apt-cache madison "$p" | awk '{print $3}' | grep -xF -- "$v" >/dev/null || { all=0; break; }
+    done
+    [ $all = 1 ] && { ver=$v; break; }
+  done
+  [ -n "$ver" ] || kp_die "no version of rustc-web that rust-web-src and libstd-rust-web-dev (both archs) share"
   kp_log "installing Rust toolchain pinned at $ver"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --allow-downgrades \
     "${rust_pkgs[@]/%/=$ver}" >/dev/null
