@@ -33,6 +33,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod authenticode;
 mod bytes;
 pub mod container;
 pub mod crc;
@@ -66,6 +67,7 @@ impl Prober {
             format: self.format(),
             input_size,
             initrd_size: 0,
+            authenticode: None,
         }
     }
 }

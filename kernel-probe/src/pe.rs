@@ -16,10 +16,10 @@ pub const PE_HEADER_WINDOW: usize = 4096;
 const DOS_LFANEW: usize = 0x3C;
 const COFF_MACHINE: usize = 4;
 const COFF_SIZE_OF_OPTIONAL_HEADER: usize = 4 + 16;
-const OPT: usize = 0x18;
+pub(crate) const OPT: usize = 0x18;
 const OPT_SIZE_OF_HEADERS: usize = OPT + 60;
 const OPT_NUMBER_OF_RVA_AND_SIZES: usize = OPT + 108;
-const OPT_DATA_DIRECTORIES: usize = OPT + 112;
+pub(crate) const OPT_DATA_DIRECTORIES: usize = OPT + 112;
 const DIR_SECURITY: usize = 4;
 /// Bytes from the PE signature to the end of the certificate directory entry.
 const PE_HEADER_NEEDED: usize = OPT_DATA_DIRECTORIES + 8 * (DIR_SECURITY + 1);
@@ -41,6 +41,10 @@ pub struct PeInfo {
     pub size_of_headers: u32,
     /// The certificate table, when its directory entry is nonzero.
     pub cert: Option<CertTable>,
+    /// Bytes after the end of a sane certificate table. The kernel hashes
+    /// them into the Authenticode digest, so they break the signature
+    /// (kexec-tools trims them from zboot payloads for that reason).
+    pub trailing_bytes: u64,
 }
 
 /// Data directory 4: a file offset and size.
@@ -117,6 +121,13 @@ impl PeInfo {
     }
 
     /// Why the certificate table is broken, if it is.
+    /// Length of the image the kernel expects for verification: up to the end
+    /// of the certificate table when bytes follow it, else `image_len`.
+    pub fn signed_len(&self, image_len: u64) -> u64 {
+        image_len.saturating_sub(self.trailing_bytes)
+    }
+
+    /// Why the certificate table is broken, if it is.
     pub fn cert_problem(&self) -> Option<CertProblem> {
         match self.cert {
             Some(CertTable {
@@ -167,11 +178,20 @@ impl PeInfo {
         } else {
             None
         };
+        let trailing_bytes = match cert {
+            Some(CertTable {
+                offset,
+                size,
+                check: CertCheck::Sane { .. } | CertCheck::NotChecked,
+            }) => image_len.saturating_sub(u64::from(offset).saturating_add(u64::from(size))),
+            _ => 0,
+        };
         Ok(Self {
             pe_offset,
             machine,
             size_of_headers,
             cert,
+            trailing_bytes,
         })
     }
 }

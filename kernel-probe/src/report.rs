@@ -3,6 +3,7 @@
 
 use core::fmt::{self, Write};
 
+use crate::authenticode::AuthenticodeInfo;
 use crate::container::Format;
 use crate::error::{errno_name, ProbeError};
 use crate::image::{Arm64ImageHeader, Target};
@@ -171,6 +172,9 @@ pub struct Verdict {
     /// Size of the initrd that will be loaded with the image (0: none), for
     /// `crashkernel_min`.
     pub initrd_size: u64,
+    /// The Authenticode check, when the caller ran it (see
+    /// [`crate::authenticode::check`]).
+    pub authenticode: Option<AuthenticodeInfo>,
 }
 
 impl Verdict {
@@ -210,7 +214,7 @@ impl Verdict {
             Err(_) => {
                 return w.write_str(
                     ",\"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\
-                     \"zboot\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null}",
+                     \"zboot\":null,\"authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null}",
                 )
             }
         };
@@ -260,7 +264,7 @@ impl Verdict {
                     Some(p) => json_str(w, p.message())?,
                     None => w.write_str("null")?,
                 }
-                w.write_str("}")?;
+                write!(w, ",\"trailing_bytes\":{}}}", pe.trailing_bytes)?;
             }
             None => w.write_str("null")?,
         }
@@ -286,6 +290,11 @@ impl Verdict {
                 z.payload_offset,
                 z.payload_size
             )?,
+            None => w.write_str("null")?,
+        }
+        w.write_str(",\"authenticode\":")?;
+        match &self.authenticode {
+            Some(a) => write_authenticode(w, a)?,
             None => w.write_str("null")?,
         }
         write!(
@@ -393,6 +402,33 @@ impl Verdict {
                 "  PE/COFF             none (kernel built without CONFIG_EFI)"
             )?,
         }
+        if let Some(pe) = &r.pe {
+            if pe.trailing_bytes > 0 {
+                writeln!(
+                    w,
+                    "  warning             {} bytes follow the certificate table: they break the signature (--trim drops them)",
+                    pe.trailing_bytes
+                )?;
+            }
+        }
+        if let Some(a) = &self.authenticode {
+            match &a.digest {
+                Ok(d) => {
+                    w.write_str("  authenticode        sha256 ")?;
+                    for b in d {
+                        write!(w, "{b:02x}")?;
+                    }
+                    writeln!(w)?;
+                }
+                Err(e) => writeln!(w, "  authenticode        no digest: {}", e.message())?,
+            }
+            match (a.signed, a.digest_matches()) {
+                (Some(_), Some(true)) => writeln!(w, "                      the signature's digest matches the image")?,
+                (Some(_), Some(false)) => writeln!(w, "                      MISMATCH: the signature's digest differs: the image was changed after signing")?,
+                (Some(s), None) => writeln!(w, "                      signed with {}, not compared", s.algorithm.name())?,
+                (None, _) => writeln!(w, "                      no readable Authenticode signature")?,
+            }
+        }
         if let Some(g) = &r.gzip {
             write!(
                 w,
@@ -442,6 +478,46 @@ impl Verdict {
             }
         )
     }
+}
+
+/// `{"digest": hex, "digest_error": .., "signed_digest": hex, "signed_digest_algorithm": ..,
+/// "digest_matches": bool}`, nulls where unknown.
+fn write_authenticode<W: Write>(w: &mut W, a: &AuthenticodeInfo) -> fmt::Result {
+    w.write_str("{\"digest\":")?;
+    match &a.digest {
+        Ok(d) => json_hex(w, d)?,
+        Err(_) => w.write_str("null")?,
+    }
+    w.write_str(",\"digest_error\":")?;
+    match &a.digest {
+        Ok(_) => w.write_str("null")?,
+        Err(e) => json_str(w, e.message())?,
+    }
+    w.write_str(",\"signed_digest\":")?;
+    match &a.signed {
+        Some(s) => json_hex(w, s.as_bytes())?,
+        None => w.write_str("null")?,
+    }
+    w.write_str(",\"signed_digest_algorithm\":")?;
+    match &a.signed {
+        Some(s) => write!(w, "\"{}\"", s.algorithm.name())?,
+        None => w.write_str("null")?,
+    }
+    w.write_str(",\"digest_matches\":")?;
+    match a.digest_matches() {
+        Some(m) => write!(w, "{m}")?,
+        None => w.write_str("null")?,
+    }
+    w.write_str("}")
+}
+
+/// Bytes as a lowercase hex JSON string.
+fn json_hex<W: Write>(w: &mut W, bytes: &[u8]) -> fmt::Result {
+    w.write_char('"')?;
+    for b in bytes {
+        write!(w, "{b:02x}")?;
+    }
+    w.write_char('"')
 }
 
 /// A JSON string literal with the escapes RFC 8259 requires.
@@ -494,6 +570,7 @@ mod tests {
             format: Some(Format::Gzip),
             input_size: 10,
             initrd_size: 0,
+            authenticode: None,
         };
         let line = v.json_line(Some("x.gz")).unwrap();
         for key in [

@@ -116,6 +116,16 @@ pub struct ProbeArgs {
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
 
+    /// With --output: write a signed image only up to the end of its
+    /// certificate table (bytes after it break the kernel's signature check).
+    #[arg(long, requires = "output")]
+    pub trim: bool,
+
+    /// Compute the Authenticode digest of unsigned EFI images too (signed
+    /// images always get it).
+    #[arg(long)]
+    pub authenticode: bool,
+
     /// The initrd that will be loaded with the image: the kdump sizing
     /// (crashkernel_min) then counts it.
     #[arg(long, value_name = "FILE")]

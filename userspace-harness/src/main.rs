@@ -20,7 +20,7 @@ use kernel_probe::{probe, quick_probe, Prober, Verdict};
 
 use buffer::{Input, MappedOutput};
 use cli::{Cli, Command, ProbeArgs};
-use crc::FastCrc;
+use crc::{FastCrc, Sha2};
 
 /// Exit statuses.
 const EXIT_VALID: u8 = 0;
@@ -171,9 +171,27 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
     }
     let mut out = MappedOutput::default();
     let mut write_error = None;
+    let mut authenticode = None;
     let result = match probe(prober, &input, &mut out, &mut FastCrc) {
         Ok((report, image)) => {
+            if let Some(pe) = report
+                .pe
+                .filter(|pe| pe.cert.is_some() || args.authenticode)
+            {
+                authenticode = Some(kernel_probe::authenticode::check(
+                    image,
+                    &pe,
+                    &mut Sha2::default(),
+                ));
+            }
             if let Some(dest) = &args.output {
+                let len = match (args.trim, &report.pe) {
+                    (true, Some(pe)) => pe.signed_len(image.len() as u64),
+                    _ => image.len() as u64,
+                };
+                let image = image
+                    .get(..usize::try_from(len).unwrap_or(usize::MAX))
+                    .unwrap_or(image);
                 write_error = atomic::write_atomic(dest, image)
                     .err()
                     .map(|e| io::Error::new(e.kind(), format!("writing {}: {e}", dest.display())));
@@ -184,6 +202,7 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
     };
     let mut verdict = prober.verdict(result, input_size);
     verdict.initrd_size = args.initrd_size();
+    verdict.authenticode = authenticode;
     if let Some(error) = write_error {
         return Outcome::Io {
             error,
