@@ -34,6 +34,40 @@ pub(crate) fn crc32_le(crc: u32, data: &[u8]) -> u32 {
     unsafe { raw_crc32_le(crc, data.as_ptr().cast(), data.len()) }
 }
 
+/// The kernel's SHA-256 (lib/crypto, arch-accelerated where available).
+pub(crate) struct KernelSha256(bindings::sha256_ctx);
+
+impl KernelSha256 {
+    pub(crate) fn new() -> Self {
+        let mut ctx = Self(bindings::sha256_ctx::default());
+        kernel_probe::authenticode::Sha256::reset(&mut ctx);
+        ctx
+    }
+}
+
+impl kernel_probe::authenticode::Sha256 for KernelSha256 {
+    fn reset(&mut self) {
+        // SAFETY: `self.0` is a valid, exclusively borrowed sha256_ctx.
+        unsafe { bindings::sha256_init(&mut self.0) };
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        // SAFETY: the context was initialised by `reset` (done in `new`);
+        // `data` is valid for `data.len()` bytes during the call, which keeps
+        // no reference to it.
+        unsafe { bindings::__sha256_update(&mut self.0.ctx, data.as_ptr(), data.len()) };
+    }
+
+    fn finish(&mut self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: `out` has the SHA256_DIGEST_SIZE (32) bytes sha256_final
+        // writes; the context is valid (it is wiped by sha256_final and must
+        // be reset before reuse, which `reset` does).
+        unsafe { bindings::sha256_final(&mut self.0, out.as_mut_ptr()) };
+        out
+    }
+}
+
 /// A `T` in fresh, zeroed vmalloc memory, built without a stack temporary.
 ///
 /// # Contract

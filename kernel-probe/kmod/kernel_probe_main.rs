@@ -134,7 +134,18 @@ impl Inner {
                 Some(e) => Err(e),
                 None => s.prober.finish(&self.image),
             };
-            let verdict = s.prober.verdict(result, s.written);
+            let mut verdict = s.prober.verdict(result, s.written);
+            // Signed images get the Authenticode check, as in probe-run.
+            if let Ok(report) = &verdict.result {
+                if let Some(pe) = report.pe.filter(|pe| pe.cert.is_some()) {
+                    let image = s.prober.image(&self.image);
+                    verdict.authenticode = Some(kernel_probe::authenticode::check(
+                        image,
+                        &pe,
+                        &mut ffi::KernelSha256::new(),
+                    ));
+                }
+            }
             s.report.clear();
             if verdict.write_json(&mut s.report, None).is_err() || s.report.push('\n').is_err() {
                 // Cannot happen with a null path (a report is < 1 KiB), but
