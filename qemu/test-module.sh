@@ -35,12 +35,30 @@ if [ ! -s "$corpus/cases.tsv" ]; then
   mv "$corpus.tmp" "$corpus"
 fi
 
+# Signed images for the Authenticode parity: Debian's signed kernel, and the
+# same with one byte changed inside a section (the digest must then differ).
+signed=$(tests/fetch-debian-kernels.sh | awk '$1 == "signed" {print $2}')
+extra=$work/extra-$(basename "$(dirname "$signed")")
+if [ ! -s "$extra/debian-signed-tampered.gz" ]; then
+  rm -rf "$extra.tmp" && mkdir -p "$extra.tmp"
+  gzip -1 -c "$signed" >"$extra.tmp/debian-signed.gz"
+  python3 - "$signed" "$extra.tmp/tampered" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+d[0x20000] ^= 0x01  # inside .text
+open(sys.argv[2], "wb").write(d)
+PY
+  gzip -1 -c "$extra.tmp/tampered" >"$extra.tmp/debian-signed-tampered.gz" && rm "$extra.tmp/tampered"
+  rm -rf "$extra" && mv "$extra.tmp" "$extra"
+fi
+
 kp_log "probe-run on the host: the expected answers"
 files=$(awk -F'\t' '!/^#/ && NF {print $1}' "$corpus/cases.tsv")
 (cd "$corpus" && "$probe_run" --json $files >"$work/expected.jsonl") || true
+(cd "$extra" && "$probe_run" --json debian-signed.gz debian-signed-tampered.gz >>"$work/expected.jsonl") || true
 (cd "$corpus" && "$probe_run" --json --max-size 16M bomb-2g.gz valid-gzip9.gz >"$work/expected-small.jsonl") || true
 
-initrd=$(kp_initramfs --add "$ko:/lib/kernel_probe.ko" --add "$corpus:/corpus" \
+initrd=$(kp_initramfs --add "$ko:/lib/kernel_probe.ko" --add "$corpus:/corpus" --add "$extra:/extra" \
   --add "$KP_REPO/qemu/guest-module/module.sh:/scenarios/module.sh")
 log=$work/console.log
 kp_log "booting the guest (log: $log)"
@@ -78,6 +96,11 @@ for m in re.finditer(r"^KP-MOD (\S+) (\d+) (.*)$", console, re.M):
     except ValueError:
         mod[m.group(1)] = (m.group(2), {"unparsable": m.group(3)[:200]})
 check(len(mod) == len(exp) and len(exp) > 40, "every corpus case answered (%d of %d)" % (len(mod), len(exp)))
+auth = {n: (mod.get(n, ("", {}))[1] or {}).get("authenticode") for n in ("debian-signed.gz", "debian-signed-tampered.gz")}
+check(bool(auth["debian-signed.gz"]) and auth["debian-signed.gz"].get("digest_matches") is True,
+      "module: Debian's signed kernel, Authenticode digest matches its signature")
+check(bool(auth["debian-signed-tampered.gz"]) and auth["debian-signed-tampered.gz"].get("digest_matches") is False,
+      "module: one byte changed in a section, the digest no longer matches")
 for name, want in sorted(exp.items()):
     bs, got = mod.get(name, ("-", None))
     if got == want:

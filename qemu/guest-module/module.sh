@@ -38,6 +38,11 @@ while IFS="$(printf '\t')" read -r file errno class; do
   echo "KP-MOD $file $bs $line"
   echo "KP-TIME $file $((t1 - t0))"
 done </corpus/cases.tsv
+# Signed images (Authenticode parity), when the host added them.
+for f in /extra/*; do
+  [ -f "$f" ] || continue
+  echo "KP-MOD $(basename "$f") 65536 $(probe "$f" 65536)"
+done
 
 # 16 concurrent writers, each its own open file and its own image.
 set -- $(ls /corpus | grep -v cases.tsv | grep -v '^bomb' | head -n 16)
