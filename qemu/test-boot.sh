@@ -14,8 +14,7 @@
 # Ends with "N passed, M failed"; exits 1 on any failure.
 #
 # PROBE_RUN=path   probe-run binary (default: target/release/probe-run, built
-#                  or refreshed with cargo first). PROBE_RUN=shim uses qemu/probe-run-shim.sh
-#                  (gzip -dc based), only to test the boot path without probe-run.
+#                  or refreshed with cargo first).
 # KP_BOOT_TIMEOUT  per-boot timeout in seconds (default 240).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,10 +29,7 @@ fail() { failed=$((failed + 1)); results+=("FAIL $1: $2"); kp_log "FAIL $1: $2";
 # --- prerequisites -------------------------------------------------------------------
 "$KP_REPO/qemu/setup.sh"
 probe=${PROBE_RUN:-}
-if [ "$probe" = shim ]; then
-  probe=$KP_REPO/qemu/probe-run-shim.sh
-  kp_log "WARNING: PROBE_RUN=shim: using gzip -dc instead of probe-run"
-elif [ -z "$probe" ]; then
+if [ -z "$probe" ]; then
   # Always through cargo, so the tests use the current sources (a no-op when up to date).
   kp_log "building probe-run (cargo build --release -p userspace-harness)"
   (cd "$KP_REPO" && cargo build --release -q -p userspace-harness) || kp_die "cannot build probe-run"
