@@ -4,17 +4,38 @@
 #
 #   qemu/build-kernel.sh            build if needed, print the kernel dir on stdout
 #   KERNEL_SRC=/path/to/tree ...    use your own source tree instead of linux-source-7.2
+#   --flavour debug  (or KP_KERNEL_FLAVOUR=debug)
+#                                   also merge qemu/kernel-debug.config (KASAN, kmemleak,
+#                                   lockdep, DEBUG_LIST, DEBUG_VM); cached in its own dir
+#                                   $KP_CACHE/kernel/debug-<key>, `kernel/latest-debug`
 #
 # The kernel dir ($KP_CACHE/kernel/<key>) holds Image, Image.gz, vmlinuz.efi,
 # config, key.txt and obj/ (the O= build tree: use it as KDIR for out-of-tree
 # modules). <key> hashes the source version, the fragment, rustc --version,
-# the clang version and the bindgen version. A stamp (obj/.kp-done) marks a
+# the clang version and the bindgen version (and, for a flavour, its name and
+# the sha256 of its extra fragment; the default flavour's key is unchanged). A stamp (obj/.kp-done) marks a
 # finished build: with it, make is not run at all.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+flavour=${KP_KERNEL_FLAVOUR:-}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --flavour) flavour=${2:-}; shift 2 ;;
+    --flavour=*) flavour=${1#--flavour=}; shift ;;
+    *) kp_die "unknown argument: $1" ;;
+  esac
+done
+[ "$flavour" = default ] && flavour=
 frag=$KP_REPO/qemu/kernel.config
 [ -f "$frag" ] || kp_die "missing $frag"
+frags=("$frag")
+if [ -n "$flavour" ]; then
+  case $flavour in *[!a-z0-9_-]*) kp_die "flavour: [a-z0-9_-] only" ;; esac
+  xfrag=$KP_REPO/qemu/kernel-$flavour.config
+  [ -f "$xfrag" ] || kp_die "unknown flavour $flavour: missing $xfrag"
+  frags+=("$xfrag")
+fi
 
 # --- source -----------------------------------------------------------------------
 if [ -n "${KERNEL_SRC:-}" ]; then
@@ -46,13 +67,19 @@ fi
 toolid=$(kp_toolchain_id)
 keytxt=$(printf 'source: %s\nfragment-sha256: %s\ntoolchain: %s\n' \
   "$srcid" "$(sha256sum <"$frag" | cut -d' ' -f1)" "$toolid")
+latest=latest
+if [ -n "$flavour" ]; then
+  keytxt=$(printf '%s\nflavour: %s\nflavour-fragment-sha256: %s\n' \
+    "$keytxt" "$flavour" "$(sha256sum <"$xfrag" | cut -d' ' -f1)")
+fi
 key=$(printf '%s' "$keytxt" | sha256sum | cut -c1-16)
+if [ -n "$flavour" ]; then key=$flavour-$key; latest=latest-$flavour; fi
 kdir=$KP_CACHE/kernel/$key
 obj=$kdir/obj
 
 if [ -f "$obj/.kp-done" ] && [ -s "$kdir/Image" ] && [ -s "$kdir/Image.gz" ] && [ -s "$kdir/vmlinuz.efi" ]; then
   kp_log "kernel up to date: $kdir"
-  ln -sfn "$key" "$KP_CACHE/kernel/latest" 2>/dev/null || true
+  ln -sfn "$key" "$KP_CACHE/kernel/$latest" 2>/dev/null || true
   printf '%s\n' "$kdir"
   exit 0
 fi
@@ -61,7 +88,7 @@ fi
 mkdir -p "$KP_CACHE/kernel"
 exec 9>"$KP_CACHE/kernel/.lock"
 flock -n 9 || { kp_log "another kernel build is running: waiting for its lock"; flock 9; }
-if [ -f "$obj/.kp-done" ]; then ln -sfn "$key" "$KP_CACHE/kernel/latest"; printf '%s\n' "$kdir"; exit 0; fi
+if [ -f "$obj/.kp-done" ]; then ln -sfn "$key" "$KP_CACHE/kernel/$latest"; printf '%s\n' "$kdir"; exit 0; fi
 
 mkdir -p "$obj"
 printf '%s\n' "$keytxt" >"$kdir/key.txt"
@@ -73,9 +100,9 @@ kp_log "source: $srcid"
 kmake rustavailable >/dev/null || kp_die "Rust is not available for this kernel (see: make rustavailable)"
 
 # --- configure: tinyconfig + fragment, then check the fragment was honoured -------
-kp_log "configuring: tinyconfig + $(basename "$frag")"
+kp_log "configuring: tinyconfig + $(for f in "${frags[@]}"; do printf '%s ' "$(basename "$f")"; done)"
 kmake tinyconfig >/dev/null
-(cd "$obj" && ARCH=arm64 LLVM="$KP_LLVM_SUFFIX" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "$frag") >/dev/null
+(cd "$obj" && ARCH=arm64 LLVM="$KP_LLVM_SUFFIX" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "${frags[@]}") >/dev/null
 kmake olddefconfig >/dev/null
 bad=0
 while IFS= read -r line; do
@@ -89,12 +116,12 @@ while IFS= read -r line; do
         bad=1
       } ;;
   esac
-done <"$frag"
-[ $bad -eq 0 ] || kp_die "the kernel config does not match qemu/kernel.config (dependencies missing?)"
+done < <(cat "${frags[@]}")
+[ $bad -eq 0 ] || kp_die "the kernel config does not match $(for f in "${frags[@]}"; do printf 'qemu/%s ' "$(basename "$f")"; done)(dependencies missing?)"
 cp "$obj/.config" "$kdir/config"
 
 # --- build ---------------------------------------------------------------------------
-kp_log "building Image Image.gz vmlinuz.efi modules (-j$(nproc); ~8-9 min cold on 2 cores)"
+kp_log "building ${flavour:+$flavour flavour: }Image Image.gz vmlinuz.efi modules (-j$(nproc); ~8-9 min cold on 2 cores${flavour:+, more for debug})"
 t0=$(date +%s)
 kmake -j"$(nproc)" Image Image.gz vmlinuz.efi modules >"$kdir/build.log" 2>&1 ||
   { tail -n 40 "$kdir/build.log" >&2; kp_die "kernel build failed (log: $kdir/build.log)"; }
@@ -102,6 +129,6 @@ for f in Image Image.gz vmlinuz.efi; do
   cp "$obj/arch/arm64/boot/$f" "$kdir/$f.tmp" && mv "$kdir/$f.tmp" "$kdir/$f"
 done
 touch "$obj/.kp-done"
-ln -sfn "$key" "$KP_CACHE/kernel/latest"
+ln -sfn "$key" "$KP_CACHE/kernel/$latest"
 kp_log "kernel built in $(($(date +%s) - t0)) s: $(make -s -C "$src" O="$obj" "${margs[@]}" kernelrelease 2>/dev/null)"
 printf '%s\n' "$kdir"
