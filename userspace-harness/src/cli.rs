@@ -92,6 +92,12 @@ pub struct LoadArgs {
     #[arg(long = "json")]
     pub probe_json: bool,
 
+    /// Verify the image's Authenticode signature with these X.509
+    /// certificates first (as for the probe); the load is not attempted when
+    /// it does not verify. Repeat for several files.
+    #[arg(long = "cert", value_name = "FILE")]
+    pub certs: Vec<PathBuf>,
+
     #[command(flatten)]
     pub rules: ProbeRules,
 }
@@ -130,6 +136,13 @@ pub struct ProbeArgs {
     /// (crashkernel_min) then counts it.
     #[arg(long, value_name = "FILE")]
     pub initrd: Option<PathBuf>,
+
+    /// Verify each signed image's Authenticode signature with these X.509
+    /// certificates (PEM with any number of certificates, or DER; one file
+    /// per --cert, repeat it for several). Exit status 1 when a signed image
+    /// does not verify.
+    #[arg(long = "cert", value_name = "FILE", conflicts_with = "quick")]
+    pub certs: Vec<PathBuf>,
 
     #[command(flatten)]
     pub rules: ProbeRules,

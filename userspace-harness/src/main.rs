@@ -8,6 +8,7 @@ mod cli;
 mod crc;
 mod errno;
 mod load;
+mod verify;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -21,15 +22,17 @@ use kernel_probe::{probe, quick_probe, Prober, Verdict};
 use buffer::{Input, MappedOutput};
 use cli::{Cli, Command, ProbeArgs};
 use crc::{FastCrc, Sha2};
+use verify::{Signature, TrustedCert};
 
 /// Exit statuses.
 const EXIT_VALID: u8 = 0;
 const EXIT_REJECTED: u8 = 1;
 const EXIT_USAGE_OR_IO: u8 = 2;
 
-/// The outcome for one path: a verdict, or an I/O error before or after it.
+/// The outcome for one path: a verdict (and, with --cert, the signature
+/// check of a valid image), or an I/O error before or after it.
 enum Outcome {
-    Probed(Verdict),
+    Probed(Verdict, Option<Signature>),
     Io {
         error: io::Error,
         verdict: Option<Verdict>,
@@ -65,24 +68,35 @@ fn run_probe(args: &ProbeArgs) -> u8 {
             return EXIT_USAGE_OR_IO;
         }
     }
-    let outcomes = probe_all(args);
+    let trusted = if args.certs.is_empty() {
+        None
+    } else {
+        match verify::load_certs(&args.certs) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("probe-run: --cert {e}");
+                return EXIT_USAGE_OR_IO;
+            }
+        }
+    };
+    let outcomes = probe_all(args, trusted.as_deref());
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut status = EXIT_VALID;
     for (path, outcome) in args.images.iter().zip(&outcomes) {
         let shown = path.to_string_lossy();
         let line = match outcome {
-            Outcome::Probed(v) => {
-                if v.result.is_err() {
+            Outcome::Probed(v, sig) => {
+                if v.result.is_err() || sig.as_ref().is_some_and(Signature::is_failure) {
                     status = status.max(EXIT_REJECTED);
                 }
-                render(v, &shown, args.json)
+                render(v, sig.as_ref(), &shown, args.json)
             }
             Outcome::Io { error, verdict } => {
                 status = EXIT_USAGE_OR_IO;
                 eprintln!("probe-run: {shown}: {error}");
                 match verdict {
-                    Some(v) => render(v, &shown, args.json),
+                    Some(v) => render(v, None, &shown, args.json),
                     None if args.json => errno::io_error_json(&shown, error),
                     None => String::new(),
                 }
@@ -98,20 +112,30 @@ fn run_probe(args: &ProbeArgs) -> u8 {
     status
 }
 
-fn render(v: &Verdict, path: &str, json: bool) -> String {
+/// The report for one image: the core's JSON line (with probe-run's
+/// `signature` key spliced in at its end) or its human lines.
+fn render(v: &Verdict, sig: Option<&Signature>, path: &str, json: bool) -> String {
     let mut s = String::new();
     if json {
         // Writing into a String cannot fail.
         let _ = v.write_json(&mut s, Some(path));
+        verify::splice_json_key(
+            &mut s,
+            "signature",
+            &sig.map_or("null".into(), Signature::json),
+        );
         s.push('\n');
     } else {
         let _ = v.write_text(&mut s, path);
+        if let Some(sig) = sig {
+            s.push_str(&sig.text());
+        }
     }
     s
 }
 
 /// Probe every image, several at once when there are several.
-fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
+fn probe_all(args: &ProbeArgs, trusted: Option<&[TrustedCert]>) -> Vec<Outcome> {
     let n = args.images.len();
     let workers = std::thread::available_parallelism()
         .map_or(1, |p| p.get())
@@ -129,7 +153,7 @@ fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
                     let Some(path) = args.images.get(i) else {
                         break;
                     };
-                    let outcome = probe_one(&mut prober, path, args);
+                    let outcome = probe_one(&mut prober, path, args, trusted);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(outcome);
                     }
@@ -151,7 +175,12 @@ fn probe_all(args: &ProbeArgs) -> Vec<Outcome> {
         .collect()
 }
 
-fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
+fn probe_one(
+    prober: &mut Prober,
+    path: &Path,
+    args: &ProbeArgs,
+    trusted: Option<&[TrustedCert]>,
+) -> Outcome {
     let input = match Input::open(path) {
         Ok(i) => i,
         Err(error) => {
@@ -167,11 +196,12 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
         let r = quick_probe(prober, &input, &mut FastCrc);
         let mut verdict = prober.verdict(r, input_size);
         verdict.initrd_size = args.initrd_size();
-        return Outcome::Probed(verdict);
+        return Outcome::Probed(verdict, None);
     }
     let mut out = MappedOutput::default();
     let mut write_error = None;
     let mut authenticode = None;
+    let mut signature = None;
     let result = match probe(prober, &input, &mut out, &mut FastCrc) {
         Ok((report, image)) => {
             if let Some(pe) = report
@@ -183,6 +213,12 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
                     &pe,
                     &mut Sha2::default(),
                 ));
+            }
+            if let Some(trusted) = trusted {
+                signature = Some(match &report.pe {
+                    Some(pe) => verify::verify(image, pe, authenticode.as_ref(), trusted),
+                    None => Signature::unsigned(),
+                });
             }
             if let Some(dest) = &args.output {
                 let len = match (args.trim, &report.pe) {
@@ -209,7 +245,7 @@ fn probe_one(prober: &mut Prober, path: &Path, args: &ProbeArgs) -> Outcome {
             verdict: Some(verdict),
         };
     }
-    Outcome::Probed(verdict)
+    Outcome::Probed(verdict, signature)
 }
 
 impl ProbeArgs {
