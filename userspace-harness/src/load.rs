@@ -10,10 +10,10 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use kernel_probe::report::crashkernel_arg;
-use kernel_probe::{probe, Format, OutputBuffer, ProbeError, Prober, Report};
+use kernel_probe::{Format, OutputBuffer, ProbeError, Prober, Report};
 use memmap2::{MmapMut, MmapOptions};
 
-use crate::buffer::Input;
+use crate::buffer::{probe_input, Input};
 use crate::cli::LoadArgs;
 use crate::crc::FastCrc;
 
@@ -282,7 +282,7 @@ pub fn run(args: &LoadArgs) -> u8 {
             return 2;
         }
     };
-    let result = probe(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, _)| r);
+    let result = probe_input(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, _)| r);
     let mut verdict = prober.verdict(result, input.len() as u64);
     verdict.initrd_size = initrd_len;
     let shown = image_path.to_string_lossy();

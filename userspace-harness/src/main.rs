@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use clap::Parser;
-use kernel_probe::{probe, quick_probe, Prober, Verdict};
+use kernel_probe::{quick_probe, Prober, Verdict};
 
-use buffer::{Input, MappedOutput};
+use buffer::{probe_input, Input, MappedOutput};
 use cli::{Cli, Command, ProbeArgs};
 use crc::{FastCrc, Sha2};
 use verify::{Signature, TrustedCert};
@@ -202,7 +202,7 @@ fn probe_one(
     let mut write_error = None;
     let mut authenticode = None;
     let mut signature = None;
-    let result = match probe(prober, &input, &mut out, &mut FastCrc) {
+    let result = match probe_input(prober, &input, &mut out, &mut FastCrc) {
         Ok((report, image)) => {
             if let Some(pe) = report
                 .pe
