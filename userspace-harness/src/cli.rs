@@ -80,7 +80,7 @@ pub struct LoadArgs {
     pub exec: bool,
 
     /// Unload the loaded kexec (or, with --crash, crash) kernel.
-    #[arg(long, conflicts_with_all = ["image", "initrd", "exec", "append", "reuse_cmdline"])]
+    #[arg(long, conflicts_with_all = ["image", "initrd", "exec", "append", "reuse_cmdline", "certs"])]
     pub unload: bool,
 
     /// Hand IMAGE to the kernel as it is, without probing or decompressing:
@@ -95,7 +95,7 @@ pub struct LoadArgs {
     /// Verify the image's Authenticode signature with these X.509
     /// certificates first (as for the probe); the load is not attempted when
     /// it does not verify. Repeat for several files.
-    #[arg(long = "cert", value_name = "FILE")]
+    #[arg(long = "cert", value_name = "FILE", conflicts_with = "no_probe")]
     pub certs: Vec<PathBuf>,
 
     #[command(flatten)]

@@ -15,7 +15,8 @@ use memmap2::{MmapMut, MmapOptions};
 
 use crate::buffer::{probe_input, Input};
 use crate::cli::LoadArgs;
-use crate::crc::FastCrc;
+use crate::crc::{FastCrc, Sha2};
+use crate::verify::{self, Signature};
 
 /// kexec_file_load flags (include/uapi/linux/kexec.h).
 const KEXEC_FILE_UNLOAD: libc::c_ulong = 0x1;
@@ -274,6 +275,18 @@ pub fn run(args: &LoadArgs) -> u8 {
         };
     }
 
+    let trusted = if args.certs.is_empty() {
+        None
+    } else {
+        match verify::load_certs(&args.certs) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("probe-run load: --cert {e}");
+                return 2;
+            }
+        }
+    };
+
     let mut prober = Box::new(Prober::new(args.rules.options()));
     let mut out = match MemfdOutput::new() {
         Ok(m) => m,
@@ -282,16 +295,36 @@ pub fn run(args: &LoadArgs) -> u8 {
             return 2;
         }
     };
-    let result = probe_input(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, _)| r);
+    let mut signature = None;
+    let result = probe_input(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, image)| {
+        if let Some(trusted) = &trusted {
+            signature = Some(match &r.pe {
+                Some(pe) => {
+                    let auth = kernel_probe::authenticode::check(image, pe, &mut Sha2::default());
+                    verify::verify(image, pe, Some(&auth), trusted)
+                }
+                None => Signature::unsigned(),
+            });
+        }
+        r
+    });
     let mut verdict = prober.verdict(result, input.len() as u64);
     verdict.initrd_size = initrd_len;
     let shown = image_path.to_string_lossy();
     let mut text = String::new();
     if args.probe_json {
         let _ = verdict.write_json(&mut text, Some(&shown));
+        verify::splice_json_key(
+            &mut text,
+            "signature",
+            &signature.as_ref().map_or("null".into(), Signature::json),
+        );
         text.push('\n');
     } else {
         let _ = verdict.write_text(&mut text, &shown);
+        if let Some(s) = &signature {
+            text.push_str(&s.text());
+        }
     }
     print!("{text}");
     let report: Report = match verdict.result {
@@ -302,6 +335,14 @@ pub fn run(args: &LoadArgs) -> u8 {
             return 1;
         }
     };
+    if let Some(s) = signature.as_ref().filter(|s| !s.verified) {
+        // --cert asks for a verified kernel: refused before any system call.
+        println!(
+            "load: not attempted: the signature does not verify with the given certificates ({})",
+            s.error.as_deref().unwrap_or("?")
+        );
+        return 1;
+    }
     let needed = report.crashkernel_min(initrd_len);
     println!(
         "kdump: kernel segment {} bytes{}; crashkernel={}M or more to load it for kdump",

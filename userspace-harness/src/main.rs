@@ -97,7 +97,11 @@ fn run_probe(args: &ProbeArgs) -> u8 {
                 eprintln!("probe-run: {shown}: {error}");
                 match verdict {
                     Some(v) => render(v, None, &shown, args.json),
-                    None if args.json => errno::io_error_json(&shown, error),
+                    None if args.json => {
+                        let mut line = errno::io_error_json(&shown, error);
+                        verify::splice_json_key(&mut line, "signature", "null");
+                        line
+                    }
                     None => String::new(),
                 }
             }
