@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Benchmark (not a test; not in run-all.sh): probe-run against libdeflate,
+# gzip, pigz and busybox on the gzip -9 of Debian's arm64 Image, in one run.
+#
+#   tests/bench.sh            ROUNDS=15 WARMUP=2 by default (env overrides)
+#
+# 1. Whole process, alternating rounds (every round runs each command once,
+#    rotated), medians: probe-run (full), probe-run --output, probe-run --quick,
+#    libdeflate-gunzip -c, gzip -dc, pigz -dc, busybox gunzip -c. Table: median
+#    ms, ratio to libdeflate-gunzip, speed-up against every peer, MB/s
+#    (decompressed bytes / median time), peak RSS (wait4's ru_maxrss, which is
+#    GNU time -v's "Maximum resident set size"; cross-checked once with it).
+# 2. --quick in-process per image on a ~4 MB-class and the 44 MB-class image.
+# 3. The time probe-run takes to reject a 2 GiB gzip bomb at the default
+#    256 MiB bound.
+# Goals are printed as ratios, never asserted. The script fails if a command
+# fails or its output is wrong (every decompressor's output must equal
+# gzip -dc's, probe-run --output must be byte-identical, the bomb must be
+# EFBIG). The timing runner is userspace-harness/benches/probe_bench.rs.
+set -euo pipefail
+. "$(dirname "$0")/../qemu/lib.sh"
+cd "$KP_REPO"
+
+ROUNDS=${ROUNDS:-15}
+WARMUP=${WARMUP:-2}
+
+command -v cargo >/dev/null || kp_die "cargo is needed (the Rust toolchain)"
+kp_apt_install gzip libdeflate-tools pigz busybox time
+for t in libdeflate-gunzip gzip pigz busybox /usr/bin/time; do
+  command -v "$t" >/dev/null || kp_die "$t missing after install"
+done
+
+kp_log "building probe-run and the bench runner (release profile)"
+cargo build --release -q -p userspace-harness
+probe_run=$KP_REPO/target/release/probe-run
+bench=$(cargo bench -q -p userspace-harness --bench probe_bench --no-run --message-format=json 2>/dev/null |
+  grep '"name":"probe_bench"' | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
+[ -x "$bench" ] || kp_die "could not build the probe_bench runner"
+
+# The real Debian Image and its gzip -9, cached by the Image's name.
+image=$(tests/fetch-debian-kernels.sh | awk '$1 == "unsigned" {print $2}')
+[ -s "$image" ] || kp_die "no Debian Image"
+name=$(basename "$(dirname "$image")")
+work=$KP_CACHE/bench
+mkdir -p "$work"
+gz=$work/$name.Image.gz
+if [ ! -s "$gz" ] || [ "$gz" -ot "$image" ]; then
+  kp_log "gzip -9 $image"
+  gzip -9 -c "$image" >"$gz.tmp" && mv "$gz.tmp" "$gz"
+fi
+isize=$(stat -c %s "$image")
+csize=$(stat -c %s "$gz")
+
+# Output of --output: tmpfs when there is one (no disk writeback in the timing).
+outdir=$work
+[ -d /dev/shm ] && [ -w /dev/shm ] && outdir=/dev/shm
+out=$(mktemp "$outdir/kp-bench-out.XXXXXX")
+trap 'rm -f "$out"' EXIT
+
+kp_log "checking every command's output once"
+want=$(sha256sum <"$image" | cut -d' ' -f1)
+check() { # NAME COMMAND...
+  local name=$1 got
+  shift
+  got=$("$@" | sha256sum | cut -d' ' -f1) || kp_die "$name failed"
+  [ "$got" = "$want" ] || kp_die "$name: output differs from the Image"
+}
+check "gzip -dc" gzip -dc "$gz"
+check "libdeflate-gunzip -c" libdeflate-gunzip -c "$gz"
+check "pigz -dc" pigz -dc "$gz"
+check "busybox gunzip -c" busybox gunzip -c "$gz"
+rm -f "$out"
+"$probe_run" --output "$out" "$gz" >/dev/null || kp_die "probe-run --output failed"
+cmp -s "$out" <(gzip -dc "$gz") || kp_die "probe-run --output is not byte-identical to gzip -dc"
+"$probe_run" --json "$gz" | grep -q "\"ok\":true,.*\"isize\":$isize[,}]" || kp_die "probe-run: wrong verdict"
+"$probe_run" --json --quick "$gz" | grep -q "\"ok\":true,.*\"isize\":$isize[,}].*\"quick\":true" ||
+  kp_die "probe-run --quick: wrong verdict"
+
+cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+echo "machine: $(nproc) cores ($cpu), $(uname -sr); $(free -g | awk '/^Mem:/{print $2}') GiB RAM"
+echo "input: gzip -9 of $name Image: $csize bytes -> $isize bytes"
+echo "probe-run: $(git -C "$KP_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$KP_REPO" diff --quiet 2>/dev/null || echo +dirty)"
+echo
+
+kp_log "whole-process timing: $WARMUP warm-up + $ROUNDS alternating rounds"
+# NAME<TAB>EXIT<TAB>REMOVE-BEFORE<TAB>ARGV (space separated; paths have no spaces)
+case "$gz$out$probe_run" in *' '*) kp_die "paths with spaces are not supported" ;; esac
+printf '%s\t0\t%s\t%s\n' \
+  "probe-run" - "$probe_run $gz" \
+  "probe-run --output" "$out" "$probe_run --output $out $gz" \
+  "probe-run --quick" - "$probe_run --quick $gz" \
+  "libdeflate-gunzip -c" - "$(command -v libdeflate-gunzip) -c $gz" \
+  "gzip -dc" - "$(command -v gzip) -dc $gz" \
+  "pigz -dc" - "$(command -v pigz) -dc $gz" \
+  "busybox gunzip -c" - "$(command -v busybox) gunzip -c $gz" |
+  "$bench" run "$ROUNDS" "$WARMUP" "$isize" $((isize + csize + (2 << 20)))
+cmp -s "$out" "$image" || kp_die "probe-run --output (last timed run) differs from the Image"
+rss_time=$(/usr/bin/time -v "$probe_run" "$gz" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/{print $2}')
+echo "GNU time -v cross-check, probe-run: Maximum resident set size $rss_time KiB"
+echo
+
+# --quick in process: the project's own kernel when it is built (cached),
+# else a synthetic 4 MiB one (the Image's first 4 MiB, gzip -9).
+small=$KP_CACHE/kernel/latest/Image.gz
+if [ ! -s "$small" ]; then
+  small=$work/$name.head4M.Image.gz
+  if [ ! -s "$small" ] || [ "$small" -ot "$image" ]; then
+    head -c $((4 << 20)) "$image" | gzip -9 >"$small.tmp" && mv "$small.tmp" "$small"
+  fi
+fi
+kp_log "--quick in process"
+"$bench" quick "$small" "$gz"
+echo
+
+# The 2 GiB bomb at the default 256 MiB bound (whole process; exit 1, EFBIG).
+bomb=$work/bomb-2GiB.gz
+[ -s "$bomb" ] || "$bench" bomb "$bomb"
+verdict=$("$probe_run" --json "$bomb") && kp_die "the bomb was accepted"
+grep -q '"errno_name":"EFBIG"' <<<"$verdict" || kp_die "the bomb was not refused with EFBIG: $verdict"
+kp_log "2 GiB bomb"
+echo "2 GiB gzip bomb ($(stat -c %s "$bomb") bytes), default 256 MiB bound, rejected with EFBIG:"
+printf '%s\t1\t-\t%s\n' "probe-run bomb" "$probe_run $bomb" |
+  "$bench" run 7 1 $((256 << 20)) 0
