@@ -72,8 +72,8 @@ check "busybox gunzip -c" busybox gunzip -c "$gz"
 rm -f "$out"
 "$probe_run" --output "$out" "$gz" >/dev/null || kp_die "probe-run --output failed"
 cmp -s "$out" <(gzip -dc "$gz") || kp_die "probe-run --output is not byte-identical to gzip -dc"
-"$probe_run" --json "$gz" | grep -q "\"ok\":true,.*\"isize\":$isize[,}]" || kp_die "probe-run: wrong verdict"
-"$probe_run" --json --quick "$gz" | grep -q "\"ok\":true,.*\"isize\":$isize[,}].*\"quick\":true" ||
+"$probe_run" --json "$gz" | grep -q "\"ok\":true,.*\"isize\":${isize}[,}]" || kp_die "probe-run: wrong verdict"
+"$probe_run" --json --quick "$gz" | grep -q "\"ok\":true,.*\"isize\":${isize}[,}].*\"quick\":true" ||
   kp_die "probe-run --quick: wrong verdict"
 
 cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
