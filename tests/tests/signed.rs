@@ -1,0 +1,344 @@
+//! Signed kernels: `probe-run --cert` against `sbverify --cert` in both
+//! directions on images signed in the test with `sbsign` (throw-away RSA,
+//! ECDSA P-256 and P-384 keys, a CA chain), Debian's signed kernel against
+//! the certificate embedded in its own PKCS#7, and the core's Authenticode
+//! digest against osslsigncode's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kernel_probe_tests::*;
+use serde_json::Value;
+
+/// The unsigned PE/COFF Images to sign: Debian's unsigned arm64 kernel, and
+/// the project's own EFI kernel (Linux 7.2) when qemu/build-kernel.sh can
+/// produce it (cached, or built with the toolchain qemu/setup.sh installs;
+/// run-all runs this suite before qemu/setup.sh, so on a fresh machine only
+/// Debian's kernel is signed, and the test says so).
+fn unsigned_kernels() -> Vec<(&'static str, PathBuf)> {
+    let mut v = vec![("debian", debian_kernels()["unsigned"].clone())];
+    let out = Command::new("bash")
+        .arg(repo().join("qemu/build-kernel.sh"))
+        .output()
+        .expect("run qemu/build-kernel.sh");
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let image = Path::new(&dir).join("Image");
+    if out.status.success() && image.exists() {
+        v.push(("own", image));
+    } else {
+        eprintln!(
+            "NOTE: the project's own kernel is not available (qemu/build-kernel.sh: {}); \
+             signing Debian's unsigned kernel only",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
+    v
+}
+
+/// Exit status of a command.
+fn status(cmd: &str) -> i32 {
+    Command::new("bash")
+        .args(["-c", cmd])
+        .output()
+        .expect("run bash")
+        .status
+        .code()
+        .unwrap_or(-1)
+}
+
+fn sbverify(cert: &Path, image: &Path) -> i32 {
+    status(&format!(
+        "sbverify --cert '{}' '{}'",
+        cert.display(),
+        image.display()
+    ))
+}
+
+/// A throw-away key and self-signed certificate: `newkey` is openssl's
+/// `-newkey` argument plus options (rsa:2048, ec with a curve).
+fn self_signed(dir: &Path, name: &str, cn: &str, newkey: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let pem = dir.join(format!("{name}.pem"));
+    sh(&format!(
+        "openssl req -x509 {newkey} -nodes -subj /CN={cn} -days 3650 -keyout '{}' -out '{}' 2>/dev/null",
+        key.display(),
+        pem.display()
+    ));
+    (key, pem)
+}
+
+/// The certificate's serial as probe-run reports it (lowercase hex).
+fn serial_of(pem: &Path) -> String {
+    let out = String::from_utf8(sh(&format!(
+        "openssl x509 -in '{}' -serial -noout",
+        pem.display()
+    )))
+    .unwrap();
+    out.trim()
+        .trim_start_matches("serial=")
+        .to_ascii_lowercase()
+}
+
+fn sbsign(key: &Path, cert: &Path, input: &Path, output: &Path) {
+    sh(&format!(
+        "sbsign --key '{}' --cert '{}' --output '{}' '{}' 2>&1",
+        key.display(),
+        cert.display(),
+        output.display(),
+        input.display()
+    ));
+}
+
+fn gzip(input: &Path) -> PathBuf {
+    let gz = input.with_extension("gz");
+    sh(&format!(
+        "gzip -1 -c '{}' > '{}'",
+        input.display(),
+        gz.display()
+    ));
+    gz
+}
+
+/// probe-run --json --cert C1 --cert C2 ... IMAGE: (exit code, JSON line).
+fn probe_with(certs: &[&Path], image: &Path) -> (i32, Value) {
+    let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in certs {
+        args.push("--cert".as_ref());
+        args.push(c.as_os_str());
+    }
+    args.push(image.as_os_str());
+    let r = probe_json(args);
+    assert_eq!(r.json.len(), 1, "{}", r.stderr);
+    (r.code, r.json[0].clone())
+}
+
+/// Flip one byte of a raw Image at `offset` (asserted to lie inside a PE
+/// section's raw data) into a new file.
+fn tampered(image: &Path, offset: usize, out: &Path) {
+    let mut img = std::fs::read(image).unwrap();
+    let pe = raw_header(&img).pe_offset as usize;
+    let u16_at = |o: usize| u16::from_le_bytes(img[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(img[o..o + 4].try_into().unwrap()) as usize;
+    let sections = u16_at(pe + 6);
+    let table = pe + 24 + u16_at(pe + 20);
+    let inside = (0..sections).any(|i| {
+        let s = table + 40 * i;
+        let (size, ptr) = (u32_at(s + 16), u32_at(s + 20));
+        (ptr..ptr + size).contains(&offset)
+    });
+    assert!(inside, "{offset:#x} is not inside a section");
+    img[offset] ^= 0x01;
+    std::fs::write(out, img).unwrap();
+}
+
+/// The PKCS#7 DER inside a signed Image's WIN_CERTIFICATE.
+fn pkcs7_of(image: &[u8]) -> Vec<u8> {
+    let (off, _) = raw_cert_dir(image);
+    let off = off as usize;
+    let len = u32::from_le_bytes(image[off..off + 4].try_into().unwrap()) as usize;
+    image[off + 8..off + len].to_vec()
+}
+
+#[test]
+fn sbsign_signatures_verify_like_sbverify() {
+    for tool in ["openssl", "sbsign", "sbverify", "gzip"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-sbsign");
+    let (_, other) = self_signed(&dir, "other", "unrelated", "-newkey rsa:2048");
+    let keys = [
+        ("rsa", "-newkey rsa:2048"),
+        ("p256", "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1"),
+        ("p384", "-newkey ec -pkeyopt ec_paramgen_curve:secp384r1"),
+    ];
+    let kernels = unsigned_kernels();
+    for ((kname, kernel), (kind, newkey)) in kernels
+        .iter()
+        .flat_map(|k| keys.iter().map(move |key| (k, key)))
+    {
+        let name = format!("{kname}-{kind}");
+        let (key, right) = self_signed(&dir, &name, "kernel-probe-test", newkey);
+        let signed = dir.join(format!("{name}-signed.Image"));
+        sbsign(&key, &right, kernel, &signed);
+        let gz = gzip(&signed);
+
+        let (code, j) = probe_with(&[&right], &gz);
+        let sig = &j["signature"];
+        assert_eq!(code, 0, "{name}: {j}");
+        assert_eq!(sig["verified"], true, "{name}: {sig}");
+        assert_eq!(sig["signer"], "CN=kernel-probe-test");
+        assert_eq!(sig["serial"], serial_of(&right).as_str());
+        assert_eq!(sig["cert"], right.to_str().unwrap());
+        assert_eq!(sig["error"], Value::Null);
+        assert_eq!(j["authenticode"]["digest_matches"], true);
+        assert_eq!(sbverify(&right, &signed), 0, "{name}: sbverify disagrees");
+
+        let (code, j) = probe_with(&[&other], &gz);
+        let sig = &j["signature"];
+        assert_eq!(code, 1, "{name}: {j}");
+        assert_eq!(sig["verified"], false);
+        assert_eq!(sig["cert"], Value::Null);
+        assert!(sig["error"].is_string());
+        assert_eq!(sig["signer"], "CN=kernel-probe-test");
+        assert_eq!(j["ok"], true, "the probe verdict is unchanged");
+        assert_ne!(sbverify(&other, &signed), 0, "{name}: sbverify disagrees");
+
+        // Several certificates: the one that verifies is named.
+        let (code, j) = probe_with(&[&other, &right], &gz);
+        assert_eq!(code, 0);
+        assert_eq!(j["signature"]["cert"], right.to_str().unwrap());
+
+        // One flipped byte inside a section: the signature no longer covers
+        // the image, for both.
+        let bad = dir.join(format!("{name}-tampered.Image"));
+        tampered(&signed, 0x10000, &bad);
+        let (code, j) = probe_with(&[&right], &gzip(&bad));
+        assert_eq!(code, 1, "{name} tampered: {j}");
+        assert_eq!(j["signature"]["verified"], false);
+        assert_eq!(j["authenticode"]["digest_matches"], false);
+        assert_ne!(
+            sbverify(&right, &bad),
+            0,
+            "{name} tampered: sbverify disagrees"
+        );
+    }
+
+    // A chain: signed by a leaf, trusted through its CA.
+    let (ca_key, ca) = self_signed(&dir, "ca", "kernel-probe-test-ca", "-newkey rsa:2048");
+    let leaf_key = dir.join("leaf.key");
+    let leaf = dir.join("leaf.pem");
+    sh(&format!(
+        "cd '{d}' && openssl req -newkey rsa:2048 -nodes -subj /CN=kernel-probe-test-leaf \
+         -keyout '{lk}' -out leaf.csr 2>/dev/null && openssl x509 -req -in leaf.csr -CA '{ca}' \
+         -CAkey '{cak}' -CAcreateserial -days 3650 -out '{l}' 2>/dev/null",
+        d = dir.display(),
+        lk = leaf_key.display(),
+        ca = ca.display(),
+        cak = ca_key.display(),
+        l = leaf.display()
+    ));
+    let kernel = &kernels.last().unwrap().1;
+    let signed = dir.join("leaf-signed.Image");
+    sbsign(&leaf_key, &leaf, kernel, &signed);
+    let gz = gzip(&signed);
+    let (code, j) = probe_with(&[&ca], &gz);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(j["signature"]["signer"], "CN=kernel-probe-test-leaf");
+    assert_eq!(j["signature"]["cert"], ca.to_str().unwrap());
+    assert_eq!(sbverify(&ca, &signed), 0);
+    let (code, _) = probe_with(&[&other], &gz);
+    assert_eq!(code, 1);
+    assert_ne!(sbverify(&other, &signed), 0);
+
+    // An unsigned image with --cert: nothing to verify, not a failure.
+    let (code, j) = probe_with(&[&ca], kernel);
+    assert_eq!(code, 0);
+    assert_eq!(j["signature"]["verified"], false);
+    assert_eq!(j["signature"]["error"], "the image is not signed");
+    // Without --cert the key is there, null.
+    let r = probe_json([&gz]);
+    assert_eq!(r.json[0]["signature"], Value::Null);
+    // A file that is not a certificate is a usage error.
+    let r = probe_json(["--cert".as_ref(), kernel.as_os_str(), gz.as_os_str()]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn debian_signed_kernel_verifies_with_its_embedded_certificate() {
+    for tool in ["openssl", "sbverify", "gzip"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-debian");
+    let image = &debian_kernels()["signed"];
+    let p7 = dir.join("debian.p7");
+    std::fs::write(&p7, pkcs7_of(&std::fs::read(image).unwrap())).unwrap();
+    let embedded = dir.join("embedded.pem");
+    sh(&format!(
+        "openssl pkcs7 -inform DER -in '{}' -print_certs -out '{}'",
+        p7.display(),
+        embedded.display()
+    ));
+    let gz = gzip_copy(image, &dir.join("debian-signed.gz"));
+    let (code, j) = probe_with(&[&embedded], &gz);
+    let sig = &j["signature"];
+    eprintln!("Debian's signed kernel: {sig}");
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(sig["verified"], true);
+    let signer = sig["signer"].as_str().unwrap();
+    assert!(
+        signer.starts_with("CN=Debian Secure Boot Signer"),
+        "{signer}"
+    );
+    assert_eq!(sig["serial"], serial_of(&embedded).as_str());
+    assert_eq!(sbverify(&embedded, image), 0);
+
+    // An unrelated certificate: both refuse.
+    let (_, other) = self_signed(&dir, "other", "unrelated", "-newkey rsa:2048");
+    let (code, j) = probe_with(&[&other], &gz);
+    assert_eq!(code, 1);
+    assert_eq!(j["signature"]["verified"], false);
+    assert_eq!(j["signature"]["signer"], signer);
+    assert_ne!(sbverify(&other, image), 0);
+}
+
+/// `osslsigncode verify`'s "Calculated message digest" (exits nonzero when it
+/// cannot build a chain; the digest line is printed anyway).
+fn osslsigncode_digest(image: &Path) -> String {
+    let out = Command::new("osslsigncode")
+        .args(["verify", "-in"])
+        .arg(image)
+        .output()
+        .expect("run osslsigncode");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Calculated message digest"))
+        .and_then(|l| l.split(':').nth(1))
+        // A mismatch is followed by "mismatch!!!" on the same line.
+        .and_then(|h| h.split_whitespace().next())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| panic!("no calculated digest in osslsigncode's output:\n{text}"))
+}
+
+#[test]
+fn debian_signed_digest_equals_osslsigncode_and_detects_tampering() {
+    for tool in ["osslsigncode", "gzip"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-digest");
+    let image = &debian_kernels()["signed"];
+    let expected = osslsigncode_digest(image);
+    assert_eq!(expected.len(), 64, "{expected}");
+    let gz = gzip_copy(image, &dir.join("debian-signed.gz"));
+    let r = probe_json([&gz]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let a = &r.json[0]["authenticode"];
+    assert_eq!(a["digest"], expected.as_str(), "{a}");
+    assert_eq!(a["signed_digest"], expected.as_str());
+    assert_eq!(a["digest_matches"], true);
+
+    let bad = dir.join("tampered.Image");
+    tampered(image, 0x10000, &bad);
+    let bad_digest = osslsigncode_digest(&bad);
+    assert_ne!(bad_digest, expected);
+    let r = probe_json([&gzip(&bad)]);
+    assert_eq!(
+        r.code, 0,
+        "the probe verdict does not depend on the signature"
+    );
+    let a = &r.json[0]["authenticode"];
+    assert_eq!(a["digest"], bad_digest.as_str());
+    assert_eq!(a["signed_digest"], expected.as_str());
+    assert_eq!(a["digest_matches"], false);
+}
+
+fn gzip_copy(image: &Path, gz: &Path) -> PathBuf {
+    sh(&format!(
+        "gzip -9 -c '{}' > '{}'",
+        image.display(),
+        gz.display()
+    ));
+    gz.to_path_buf()
+}
