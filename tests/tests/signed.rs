@@ -233,6 +233,30 @@ fn sbsign_signatures_verify_like_sbverify() {
     assert_eq!(code, 1);
     assert_ne!(sbverify(&other, &signed), 0);
 
+    // Zero padding after the certificate table breaks the digest for both;
+    // --output --trim writes the signed bytes back.
+    let padded = dir.join("leaf-padded.Image");
+    let mut bytes = std::fs::read(&signed).unwrap();
+    bytes.extend_from_slice(&[0; 4096]);
+    std::fs::write(&padded, bytes).unwrap();
+    let (code, j) = probe_with(&[&ca], &padded);
+    assert_eq!(code, 1, "{j}");
+    assert!(j["signature"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("4096 bytes follow the certificate table"));
+    assert_ne!(sbverify(&ca, &padded), 0);
+    let trimmed = dir.join("leaf-trimmed.Image");
+    let r = probe_json([
+        padded.as_os_str(),
+        "--output".as_ref(),
+        trimmed.as_os_str(),
+        "--trim".as_ref(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(probe_with(&[&ca], &trimmed).0, 0);
+    assert_eq!(sbverify(&ca, &trimmed), 0);
+
     // An unsigned image with --cert: nothing to verify, not a failure.
     let (code, j) = probe_with(&[&ca], kernel);
     assert_eq!(code, 0);

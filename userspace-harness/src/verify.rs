@@ -225,11 +225,17 @@ pub fn verify(
             Some(true) => {}
             Some(false) => {
                 sig.verified = false;
-                sig.error = Some(
+                sig.error = Some(if pe.trailing_bytes > 0 {
+                    format!(
+                        "the image's Authenticode digest differs from the signed digest: \
+                         {} bytes follow the certificate table (--output --trim drops them)",
+                        pe.trailing_bytes
+                    )
+                } else {
                     "the image's Authenticode digest differs from the signed digest: \
                      the image was changed after signing"
-                        .into(),
-                );
+                        .into()
+                });
             }
             None => {
                 sig.verified = false;
