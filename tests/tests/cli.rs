@@ -5,7 +5,9 @@ use std::process::Command;
 
 use kernel_probe_tests::*;
 
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 18] = [
+    "authenticode",
+    "signature",
     "crashkernel_min",
     "path",
     "ok",
@@ -39,6 +41,13 @@ fn usage_and_io_errors_exit_2() {
     let r = probe_json([&missing]);
     assert_eq!(r.code, 2);
     assert_eq!(r.json[0]["errno_name"], "ENOENT");
+    for key in KEYS {
+        assert!(
+            r.json[0].get(key).is_some(),
+            "{key} missing in {}",
+            r.json[0]
+        );
+    }
     assert_eq!(r.json[0]["ok"], false);
     let two = Command::new(&bin)
         .args(["--output", "x", "a", "b"])

@@ -36,7 +36,7 @@ pub fn io_error_json(path: &str, error: &io::Error) -> String {
     format!(
         "{{\"path\":{},\"ok\":false,\"errno\":{errno},\"errno_name\":\"{}\",\"error\":{},\
          \"format\":null,\"input_size\":null,\"image_bytes\":null,\"header\":null,\"pe\":null,\
-         \"gzip\":null,\"zboot\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null}}\n",
+         \"gzip\":null,\"zboot\":null,\"authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null}}\n",
         q(path),
         name(errno),
         q(&error.to_string())

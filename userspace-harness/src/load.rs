@@ -296,20 +296,24 @@ pub fn run(args: &LoadArgs) -> u8 {
         }
     };
     let mut signature = None;
+    let mut authenticode = None;
     let result = probe_input(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, image)| {
+        // As in the plain probe: signed images get the Authenticode digest.
+        let auth =
+            r.pe.filter(|pe| pe.cert.is_some() || trusted.is_some())
+                .map(|pe| kernel_probe::authenticode::check(image, &pe, &mut Sha2::default()));
         if let Some(trusted) = &trusted {
-            signature = Some(match &r.pe {
-                Some(pe) => {
-                    let auth = kernel_probe::authenticode::check(image, pe, &mut Sha2::default());
-                    verify::verify(image, pe, Some(&auth), trusted)
-                }
-                None => Signature::unsigned(),
+            signature = Some(match (&r.pe, &auth) {
+                (Some(pe), auth) => verify::verify(image, pe, auth.as_ref(), trusted),
+                (None, _) => Signature::unsigned(),
             });
         }
+        authenticode = auth;
         r
     });
     let mut verdict = prober.verdict(result, input.len() as u64);
     verdict.initrd_size = initrd_len;
+    verdict.authenticode = authenticode;
     let shown = image_path.to_string_lossy();
     let mut text = String::new();
     if args.probe_json {
