@@ -9,29 +9,54 @@
 #   - with max_image_size=16 MiB a 2 GiB bomb stops with EFBIG;
 #   - the console shows no Oops, BUG, WARNING or panic.
 # Ends with "N passed, M failed"; exit 1 on any failure.
-#   KP_MODULE_TIMEOUT  guest time limit in seconds (default 1200)
+#   KP_MODULE_TIMEOUT  guest time limit in seconds (default 1200; 2400 for debug)
+#   KP_KERNEL_FLAVOUR=debug  run it all on the debug kernel (qemu/kernel-debug.config:
+#       KASAN, kmemleak, lockdep, DEBUG_LIST, DEBUG_VM), 2 GiB guest; the module is built
+#       out of tree in $KP_CACHE/module-test-debug/kmod; the corpus is the same as the
+#       normal run's (made from the normal kernel's Image). Extra checks: the module is
+#       KASAN-instrumented, KASAN/kmemleak/lockdep are live in the guest, kmemleak finds
+#       nothing after rmmod (scan, clear before insmod; two scans after), lockdep still
+#       on at the end, and no KASAN, kmemleak, lockdep, list-corruption or WARN report.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KP_REPO"
 
+flavour=${KP_KERNEL_FLAVOUR:-}
+[ "$flavour" = default ] && flavour=
 kdir=$(kp_kernel_dir)
-work=$KP_CACHE/module-test
+work=$KP_CACHE/module-test${flavour:+-$flavour}
 mkdir -p "$work"
 
 kp_log "building kernel_probe.ko against $kdir/obj"
 buildlog=$work/kmod-build.log
-make -C kernel-probe/kmod KDIR="$kdir/obj" BINDGEN="$KP_BINDGEN" >"$buildlog" 2>&1 ||
-  { tail -40 "$buildlog"; kp_die "module build failed"; }
-ko=$KP_REPO/kernel-probe/kmod/kernel_probe.ko
+if [ -z "$flavour" ]; then
+  make -C kernel-probe/kmod KDIR="$kdir/obj" BINDGEN="$KP_BINDGEN" >"$buildlog" 2>&1 ||
+    { tail -40 "$buildlog"; kp_die "module build failed"; }
+  ko=$KP_REPO/kernel-probe/kmod/kernel_probe.ko
+else
+  # Another flavour's module is built in a copy of the module's sources (Kbuild's MO=
+  # refuses a source dir that holds the normal build's objects), so the two builds
+  # never overwrite each other's objects. Same Kbuild, same deps.mk, same sources.
+  make -C kernel-probe/kmod deps.mk >"$buildlog" 2>&1 || { cat "$buildlog"; kp_die "deps.mk failed"; }
+  mkdir -p "$work/kmod" && rm -f "$work/kmod"/*.rs
+  cp -p kernel-probe/kmod/Kbuild kernel-probe/kmod/deps.mk kernel-probe/kmod/*.rs "$work/kmod/"
+  mapfile -t margs < <(kp_kmake_args)
+  make -C "$kdir/obj" M="$work/kmod" "${margs[@]}" modules >>"$buildlog" 2>&1 ||
+    { tail -40 "$buildlog"; kp_die "module build failed"; }
+  ko=$work/kmod/kernel_probe.ko
+fi
 
 kp_log "building probe-run and the corpus generator"
 cargo build --release -q -p userspace-harness -p kernel-probe-tests
 probe_run=${PROBE_RUN:-$KP_REPO/target/release/probe-run}
-key=$( (sha256sum <"$kdir/Image"; sha256sum <tests/src/corpus.rs) | sha256sum | cut -c1-16)
-corpus=$work/corpus-$key
+# The corpus is made from the normal kernel's Image for every flavour (same cases).
+image=$kdir/Image
+[ -z "$flavour" ] || image=$(KP_KERNEL_FLAVOUR='' qemu/build-kernel.sh)/Image
+key=$( (sha256sum <"$image"; sha256sum <tests/src/corpus.rs) | sha256sum | cut -c1-16)
+corpus=$KP_CACHE/module-test/corpus-$key
 if [ ! -s "$corpus/cases.tsv" ]; then
   rm -rf "$corpus.tmp"
-  target/release/make-corpus "$kdir/Image" "$corpus.tmp" >&2
+  target/release/make-corpus "$image" "$corpus.tmp" >&2
   mv "$corpus.tmp" "$corpus"
 fi
 
@@ -63,14 +88,19 @@ initrd=$(kp_initramfs --add "$ko:/lib/kernel_probe.ko" --add "$corpus:/corpus" -
 log=$work/console.log
 kp_log "booting the guest (log: $log)"
 set +e
-qemu/run.sh --kernel "$kdir/Image" --initrd "$initrd" --scenario module \
-  --timeout "${KP_MODULE_TIMEOUT:-1200}" --log "$log"
+runargs=(--timeout "${KP_MODULE_TIMEOUT:-1200}")
+[ -z "$flavour" ] || runargs=(--timeout "${KP_MODULE_TIMEOUT:-2400}" --mem 2G)
+t0=$(date +%s)
+qemu/run.sh --kernel "$kdir/Image" --initrd "$initrd" --scenario module "${runargs[@]}" --log "$log"
 boot=$?
+kp_log "guest run: $(($(date +%s) - t0)) s"
 set -e
 
-python3 - "$log" "$work/expected.jsonl" "$work/expected-small.jsonl" "$buildlog" "$boot" <<'PY'
+asan=0
+[ -z "$flavour" ] || asan=$(llvm-nm$KP_LLVM_SUFFIX -u "$ko" | grep -c ' __asan_' || true)
+python3 - "$log" "$work/expected.jsonl" "$work/expected-small.jsonl" "$buildlog" "$boot" "$flavour" "$asan" <<'PY'
 import json, re, sys
-log, expected, expected_small, buildlog, boot = sys.argv[1:6]
+log, expected, expected_small, buildlog, boot, flavour, asan = sys.argv[1:8]
 console = open(log, errors="replace").read().replace("\r", "")
 passed = failed = 0
 def check(ok, what):
@@ -135,6 +165,18 @@ for m in re.finditer(r"^KP-CHECK (\S+) (\S+)(.*)$", console, re.M):
     check(m.group(2) == "ok", "guest check %s%s" % (m.group(1), m.group(3)))
 for bad in ("Oops", "BUG:", "WARNING:", "kernel BUG", "Kernel panic", "Call trace"):
     check(bad not in console, "console has no %r" % bad)
+if flavour == "debug":
+    check(int(asan) > 0, "the module is KASAN-instrumented (%s __asan_* symbols)" % asan)
+    for live in ("KernelAddressSanitizer initialized", "kmemleak: Kernel memory leak detector initialized"):
+        check(live in console, "debug kernel: %r on the console" % live)
+    for name in ("kasan-live", "kmemleak-live", "lockdep-live", "kmemleak", "lockdep-active"):
+        check(re.search(r"^KP-CHECK %s ok" % name, console, re.M) is not None, "debug guest check %s ran and is ok" % name)
+    for bad in ("BUG: KASAN", "unreferenced object", "suspected memory leak", "possible circular locking",
+                "possible recursive locking", "inconsistent lock state", "suspicious RCU usage",
+                "lock held when returning", "bad unlock balance", "sleeping function called from invalid context",
+                "list_add corruption", "list_del corruption", "DEBUG_LOCKS_WARN_ON", "VM_BUG_ON", "Unable to handle",
+                "turning off the locking correctness validator"):
+        check(bad not in console, "debug kernel: console has no %r" % bad)
 times = [(m.group(1), int(m.group(2))) for m in re.finditer(r"^KP-TIME (\S+) (\d+)$", console, re.M)]
 if times:
     print("guest probe times (TCG, informational): " + ", ".join("%s %d ms" % t for t in times if t[0].startswith("valid") or t[0].startswith("bomb")))

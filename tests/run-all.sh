@@ -58,6 +58,7 @@ suite miri miri
 suite qemu-setup qemu/setup.sh
 suite qemu-boot qemu/test-boot.sh
 suite kernel-module qemu/test-module.sh
+suite kernel-module-debug env KP_KERNEL_FLAVOUR=debug qemu/test-module.sh
 suite kexec qemu/test-kexec.sh
 
 if [ ${#failures[@]} -gt 0 ]; then

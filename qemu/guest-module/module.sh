@@ -5,6 +5,7 @@
 #   KP-SMALL <file> <json>         with max_image_size=16 MiB
 #   KP-TIME <file> <ms>            probe time in the guest (informational)
 #   KP-CHECK <name> ok|fail ...    module life-cycle checks
+#   KP-KMEMLEAK <line>             /sys/kernel/debug/kmemleak after rmmod (debug kernels only)
 set -u
 dev=/dev/kernel-probe
 check() { echo "KP-CHECK $1 $2${3:+ $3}"; }
@@ -17,6 +18,15 @@ probe() {
   cat <&3
   exec 3>&-
 }
+
+# Debug kernels (qemu/kernel-debug.config): the checkers are live; kmemleak forgets
+# what it suspected before the module was loaded. Nothing is printed on other kernels.
+kml=/sys/kernel/debug/kmemleak
+if dmesg | grep -q 'KernelAddressSanitizer initialized'; then check kasan-live ok; fi
+if [ -e /proc/lockdep_stats ]; then check lockdep-live ok; fi
+if [ -e "$kml" ]; then
+  echo scan >"$kml" && echo clear >"$kml" && check kmemleak-live ok || check kmemleak-live fail
+fi
 
 insmod /lib/kernel_probe.ko || { check insmod fail; exit 1; }
 check insmod ok
@@ -68,8 +78,22 @@ free_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
 check mem-available ok "$free_kb"
 rmmod kernel_probe && check rmmod-final ok || check rmmod-final fail
 
+# kmemleak after rmmod: objects younger than 5 s are not reported, so wait, scan, and
+# scan again (as Documentation/dev-tools/kmemleak.rst recommends); print what it holds.
+if [ -e "$kml" ]; then
+  sleep 6; echo scan >"$kml"; sleep 6; echo scan >"$kml"
+  sed 's/^/KP-KMEMLEAK /' "$kml"
+  n=$(grep -c 'unreferenced object' "$kml")
+  [ "$n" = 0 ] && check kmemleak ok || check kmemleak fail "$n unreferenced objects"
+fi
+# lockdep turns itself off after its first report: it must still be on.
+if [ -e /proc/lockdep_stats ]; then
+  dl=$(awk '/debug_locks:/ {print $2}' /proc/lockdep_stats)
+  [ "$dl" = 1 ] && check lockdep-active ok || check lockdep-active fail "debug_locks=$dl"
+fi
+
 # The kernel log must be clean.
-if dmesg | grep -E 'Oops|BUG:|WARNING:|kernel BUG|Call trace|Kernel panic' >/tmp/bad; then
+if dmesg | grep -E 'Oops|BUG:|WARNING:|kernel BUG|Call trace|Kernel panic|list_(add|del) corruption|suspected memory leak' >/tmp/bad; then
   check dmesg fail "$(head -c 300 /tmp/bad | tr '\n' '|')"
 else
   check dmesg ok
