@@ -41,6 +41,9 @@ kp_apt_install gzip pigz busybox xz-utils bzip2 zstd lz4 cpio file python3 sbsig
 
 suite fmt cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets -q -- -D warnings
+# The toolchain and arm64 multiarch first: the integration tests download
+# Debian's arm64 kernels and sign the project's own kernel when it is built.
+suite qemu-setup qemu/setup.sh
 suite build cargo build --release -q -p userspace-harness
 export PROBE_RUN=$KP_REPO/target/release/probe-run
 suite cargo-test cargo test --workspace -q
@@ -55,7 +58,6 @@ miri() {
   (cd kernel-probe && cargo +nightly miri test -q --test zeroed)
 }
 suite miri miri
-suite qemu-setup qemu/setup.sh
 suite qemu-boot qemu/test-boot.sh
 suite kernel-module qemu/test-module.sh
 suite kernel-module-debug env KP_KERNEL_FLAVOUR=debug qemu/test-module.sh
