@@ -275,15 +275,11 @@ pub fn run(args: &LoadArgs) -> u8 {
         };
     }
 
-    let trusted = if args.certs.is_empty() {
-        None
-    } else {
-        match verify::load_certs(&args.certs) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("probe-run load: --cert {e}");
-                return 2;
-            }
+    let trusted = match verify::trusted_certs(&args.certs) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("probe-run load: --cert {e}");
+            return 2;
         }
     };
 

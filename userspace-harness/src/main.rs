@@ -68,15 +68,11 @@ fn run_probe(args: &ProbeArgs) -> u8 {
             return EXIT_USAGE_OR_IO;
         }
     }
-    let trusted = if args.certs.is_empty() {
-        None
-    } else {
-        match verify::load_certs(&args.certs) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("probe-run: --cert {e}");
-                return EXIT_USAGE_OR_IO;
-            }
+    let trusted = match verify::trusted_certs(&args.certs) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("probe-run: --cert {e}");
+            return EXIT_USAGE_OR_IO;
         }
     };
     let outcomes = probe_all(args, trusted.as_deref());

@@ -65,6 +65,15 @@ pub struct TrustedCert {
 
 /// Read every certificate in each file: PEM (any number of CERTIFICATE
 /// blocks) or one DER certificate.
+/// The certificates of the `--cert` options, `None` without any.
+pub fn trusted_certs(paths: &[PathBuf]) -> Result<Option<Vec<TrustedCert>>, String> {
+    if paths.is_empty() {
+        Ok(None)
+    } else {
+        load_certs(paths).map(Some)
+    }
+}
+
 pub fn load_certs(paths: &[PathBuf]) -> Result<Vec<TrustedCert>, String> {
     let mut out = Vec::new();
     for path in paths {
