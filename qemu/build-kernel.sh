@@ -3,7 +3,8 @@
 # with LLVM 19 and Debian's rustc, cached outside the repo.
 #
 #   qemu/build-kernel.sh            build if needed, print the kernel dir on stdout
-#   KERNEL_SRC=/path/to/tree ...    use your own source tree instead of linux-source-7.2
+#   KERNEL_SRC=/path/to/tree ...    use your own source tree instead of Debian's newest
+#                                   linux-source-7.x (KP_LINUX_SOURCE=linux-source-7.2 pins a series)
 #   --flavour debug  (or KP_KERNEL_FLAVOUR=debug)
 #                                   also merge qemu/kernel-debug.config (KASAN, kmemleak,
 #                                   lockdep, DEBUG_LIST, DEBUG_VM); cached in its own dir
@@ -48,14 +49,15 @@ if [ -n "${KERNEL_SRC:-}" ]; then
       srcid="$srcid dirty-$(git -C "$src" diff HEAD | sha256sum | cut -c1-12)"
   fi
 else
-  deb=$(kp_deb_download private linux-source-7.2 all)
+  srcpkg=$(kp_linux_source_pkg)
+  deb=$(kp_deb_download private "$srcpkg" all)
   srcroot=$KP_CACHE/src/$(basename "$deb" .deb)
-  src=$srcroot/linux-source-7.2
+  src=$srcroot/$srcpkg
   if [ ! -f "$srcroot/.kp-unpacked" ]; then
     kp_log "unpacking $(basename "$deb") (~1.7 GB, about a minute)"
     rm -rf "$srcroot" && mkdir -p "$srcroot"
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$srcroot" ./usr/src/linux-source-7.2.tar.xz
-    tar -xJf "$srcroot/usr/src/linux-source-7.2.tar.xz" -C "$srcroot"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$srcroot" "./usr/src/$srcpkg.tar.xz"
+    tar -xJf "$srcroot/usr/src/$srcpkg.tar.xz" -C "$srcroot"
     rm -rf "${srcroot:?}/usr"
     [ -f "$src/Makefile" ] || kp_die "unexpected layout in $(basename "$deb")"
     touch "$srcroot/.kp-unpacked"

@@ -83,6 +83,22 @@ kp_apt_private() {
   esac
 }
 
+# The newest Linux 7.x source package in trixie/trixie-backports
+# (linux-source-7.2, linux-source-7.3, ...): Debian's archive moves on and
+# drops old series, so the series is resolved, never pinned. KP_LINUX_SOURCE
+# (a package name) overrides it. Prints the package name.
+kp_linux_source_pkg() {
+  if [ -n "${KP_LINUX_SOURCE:-}" ]; then
+    printf '%s\n' "$KP_LINUX_SOURCE"
+    return 0
+  fi
+  local pkg
+  pkg=$(kp_apt_private cache search --names-only '^linux-source-7\.[0-9]+$' |
+    awk '{print $1}' | sort -V | tail -n1)
+  [ -n "$pkg" ] || kp_die "no linux-source-7.x package in trixie/trixie-backports"
+  printf '%s\n' "$pkg"
+}
+
 # Download one package into the cache (if not there yet) and print the .deb path.
 #   kp_deb_download private|system NAME ARCH
 # "private" looks it up in trixie/trixie-backports, "system" in the machine's
