@@ -5,10 +5,8 @@ use std::process::Command;
 
 use kernel_probe_tests::*;
 
-const KEYS: [&str; 18] = [
-    "authenticode",
-    "signature",
-    "crashkernel_min",
+/// Every key of a JSON line, in the order probe-run writes them.
+const KEYS: [&str; 17] = [
     "path",
     "ok",
     "errno",
@@ -21,10 +19,17 @@ const KEYS: [&str; 18] = [
     "pe",
     "gzip",
     "zboot",
+    "authenticode",
     "kdump_bytes_needed",
+    "crashkernel_min",
     "quick",
-    "path",
+    "signature",
 ];
+
+/// The line's keys, in order (serde_json keeps them with preserve_order).
+fn keys(j: &serde_json::Value) -> Vec<&str> {
+    j.as_object().unwrap().keys().map(String::as_str).collect()
+}
 
 #[test]
 fn usage_and_io_errors_exit_2() {
@@ -48,6 +53,7 @@ fn usage_and_io_errors_exit_2() {
             r.json[0]
         );
     }
+    assert_eq!(keys(&r.json[0]), KEYS, "an I/O error line has every key in order");
     assert_eq!(r.json[0]["ok"], false);
     let two = Command::new(&bin)
         .args(["--output", "x", "a", "b"])
@@ -78,9 +84,7 @@ fn json_lines_have_every_key_in_order() {
             p.to_str().unwrap(),
             "results come in argument order"
         );
-        for key in KEYS {
-            assert!(j.get(key).is_some(), "{key} missing in {j}");
-        }
+        assert_eq!(keys(j), KEYS, "keys and their order in {j}");
     }
     assert_eq!(r.json[1]["errno"], 22);
     assert_eq!(r.json[2]["header"]["page_size"], 16384);
@@ -119,4 +123,260 @@ fn human_report() {
         text.contains("REJECTED (EBADMSG, errno 74): gzip ISIZE mismatch"),
         "{text}"
     );
+}
+
+/// `--output` never destroys what it must not: a character device is written
+/// in place (as root, renaming over /dev/null would replace it), the input
+/// itself (by inode, also through a symbolic link) is refused before
+/// anything is probed, `-` is standard output with the report on standard
+/// error, a symbolic link keeps pointing at the image, `--quick` with
+/// `--output` is a usage error.
+#[test]
+fn output_destinations() {
+    let k = debian_kernels();
+    let dir = scratch("cli-output");
+    let gz = dir.join("Image.gz");
+    sh(&format!(
+        "gzip -1 -c '{}' > '{}'",
+        k["unsigned"].display(),
+        gz.display()
+    ));
+    let image = std::fs::read(&k["unsigned"]).unwrap();
+    let bin = probe_run();
+
+    // A character device: written in place, still a device afterwards. A
+    // private node for /dev/null's device (the tests run as root), so a
+    // regression cannot replace the machine's /dev/null.
+    use std::os::unix::fs::FileTypeExt;
+    let null = dir.join("null");
+    sh(&format!("mknod -m 666 '{}' c 1 3", null.display()));
+    let out = Command::new(&bin)
+        .arg("-o")
+        .arg(&null)
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(std::fs::metadata(&null)
+        .unwrap()
+        .file_type()
+        .is_char_device());
+
+    // The input itself, by name and through a link: refused, untouched.
+    let before = std::fs::read(&gz).unwrap();
+    let link = dir.join("link.gz");
+    std::os::unix::fs::symlink(&gz, &link).unwrap();
+    for target in [&gz, &link] {
+        let out = Command::new(&bin)
+            .arg("-o")
+            .arg(target)
+            .arg(&gz)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is the input"),
+            "{out:?}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read(&gz).unwrap(), before);
+
+    // `-`: the image on standard output, the report on standard error.
+    let out = Command::new(&bin)
+        .args(["-o", "-"])
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout == image, "stdout is the Image");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(": OK: arm64 Image"));
+
+    // A link to a regular file (and a dangling one) stays a link.
+    let real = dir.join("real.img");
+    let l2 = dir.join("l2");
+    std::os::unix::fs::symlink("real.img", &l2).unwrap();
+    for _ in 0..2 {
+        let out = Command::new(&bin)
+            .arg("-o")
+            .arg(&l2)
+            .arg(&gz)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(std::fs::symlink_metadata(&l2)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(std::fs::read(&real).unwrap() == image);
+    }
+
+    // A FIFO: written in place (a reader takes the image).
+    let fifo = dir.join("fifo");
+    sh(&format!("mkfifo '{}'", fifo.display()));
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read(fifo).unwrap()
+    });
+    let out = Command::new(&bin)
+        .arg("-o")
+        .arg(&fifo)
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(reader.join().unwrap() == image);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    // --quick writes nothing, so --quick -o is a usage error.
+    let q = dir.join("quick.img");
+    let out = Command::new(&bin)
+        .args(["--quick", "-o"])
+        .arg(&q)
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!q.exists());
+}
+
+/// A bound below the 4 KiB head can accept no image: a usage error, not a
+/// per-image EINVAL.
+#[test]
+fn max_size_below_the_head_is_a_usage_error() {
+    let dir = scratch("cli-max-size");
+    let f = dir.join("x");
+    std::fs::write(&f, b"x").unwrap();
+    for bound in ["0", "1", "4095"] {
+        let out = Command::new(probe_run())
+            .args(["--json", "--max-size", bound])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--max-size {bound}");
+        assert!(out.stdout.is_empty(), "no per-image line for {bound}");
+    }
+    let out = Command::new(probe_run())
+        .args(["--json", "--max-size", "4096"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "4096 is a bound, x is rejected");
+}
+
+/// Input that is not a regular file: a FIFO with no writer answers (empty
+/// input) instead of blocking in open(); a pipe is read as a stream with the
+/// same verdict as the file; --quick on a stream is an I/O error (it needs
+/// the trailer at the end of a file).
+#[test]
+fn fifo_and_pipe_inputs() {
+    let k = debian_kernels();
+    let dir = scratch("cli-fifo");
+    let gz = dir.join("Image.gz");
+    sh(&format!(
+        "gzip -1 -c '{}' > '{}'",
+        k["unsigned"].display(),
+        gz.display()
+    ));
+    let fifo = dir.join("fifo");
+    sh(&format!("mkfifo '{}'", fifo.display()));
+    let mut child = Command::new(probe_run())
+        .arg("--json")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("probe-run blocked on a FIFO with no writer");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1), "empty input is rejected");
+
+    let file = probe_json([&gz]);
+    let piped = sh(&format!(
+        "'{}' --json /dev/stdin < <(cat '{}')",
+        probe_run().display(),
+        gz.display()
+    ));
+    let piped: serde_json::Value =
+        serde_json::from_str(String::from_utf8(piped).unwrap().trim()).unwrap();
+    for key in [
+        "ok",
+        "format",
+        "input_size",
+        "image_bytes",
+        "header",
+        "gzip",
+    ] {
+        assert_eq!(piped[key], file.json[0][key], "{key}");
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --quick /dev/stdin < <(cat '{}')",
+            probe_run().display(),
+            gz.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// Truncating the input while it is probed is an I/O error (exit 2), never a
+/// SIGBUS.
+#[test]
+fn input_truncated_while_probed() {
+    use std::os::unix::process::ExitStatusExt;
+    let k = debian_kernels();
+    let dir = scratch("cli-truncate");
+    let gz = dir.join("Image.gz");
+    let victim = dir.join("victim.gz");
+    sh(&format!(
+        "gzip -1 -c '{}' > '{}'",
+        k["unsigned"].display(),
+        gz.display()
+    ));
+    let mut truncated = 0;
+    for attempt in 0..20 {
+        std::fs::copy(&gz, &victim).unwrap();
+        let child = Command::new(probe_run())
+            .arg("--json")
+            .arg(&victim)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10 + 5 * attempt));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&victim)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.signal(), None, "killed by a signal: {out:?}");
+        match out.status.code() {
+            Some(2) => {
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains("truncated"),
+                    "{out:?}"
+                );
+                truncated += 1;
+                if truncated == 3 {
+                    break;
+                }
+            }
+            // Finished before the truncation, or read it as a short file.
+            Some(0 | 1) => {}
+            other => panic!("exit {other:?}: {out:?}"),
+        }
+    }
+    assert!(truncated > 0, "no run saw the truncation");
 }

@@ -35,7 +35,7 @@ pub enum Command {
 pub struct ProbeRules {
     /// Largest decompressed image accepted (bytes; K, M, G suffixes are
     /// powers of 1024). Larger images are rejected with EFBIG.
-    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_max_size)]
     pub max_size: u64,
 
     /// Endianness of the kernel that will load the image.
@@ -75,8 +75,9 @@ pub struct LoadArgs {
     #[arg(long)]
     pub crash: bool,
 
-    /// Reboot into the loaded kernel (reboot(LINUX_REBOOT_CMD_KEXEC)).
-    #[arg(long)]
+    /// Reboot into the loaded kernel (reboot(LINUX_REBOOT_CMD_KEXEC)). Not
+    /// with --crash: a crash kernel runs on a panic, not on demand.
+    #[arg(long, conflicts_with = "crash")]
     pub exec: bool,
 
     /// Unload the loaded kexec (or, with --crash, crash) kernel.
@@ -117,9 +118,12 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Write the decompressed Image here (atomically; nothing is written if
-    /// the image is rejected). Needs exactly one IMAGE.
-    #[arg(long, short = 'o', value_name = "PATH")]
+    /// Write the decompressed Image here: a regular file is replaced
+    /// atomically (nothing is written if the image is rejected), a character
+    /// device or FIFO is written in place, `-` is standard output (the report
+    /// then goes to standard error). Needs exactly one IMAGE, never the
+    /// IMAGE itself.
+    #[arg(long, short = 'o', value_name = "PATH", conflicts_with = "quick")]
     pub output: Option<PathBuf>,
 
     /// With --output: write a signed image only up to the end of its
@@ -196,6 +200,20 @@ impl ProbeRules {
     }
 }
 
+/// `--max-size`: a size no smaller than the head the prober inflates before
+/// the image announces its size ([`kernel_probe::HEAD_LEN`], 4 KiB); a
+/// smaller bound could not accept any image, so it is a usage error.
+pub fn parse_max_size(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    let min = kernel_probe::HEAD_LEN as u64;
+    if n < min {
+        return Err(format!(
+            "{n} bytes is below the smallest bound, {min} (the probe inflates the first {min} bytes before it can check any image)"
+        ));
+    }
+    Ok(n)
+}
+
 /// "268435456", "256M", "256MiB", "1G", "4096K".
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -225,5 +243,8 @@ mod tests {
         assert!(parse_size("12X").is_err());
         assert!(parse_size("").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
+        assert!(parse_max_size("4095").is_err());
+        assert!(parse_max_size("0").is_err());
+        assert_eq!(parse_max_size("4K"), Ok(4096));
     }
 }

@@ -2,7 +2,10 @@
 //! plain probe, inflate it straight into a sealed memfd sized once, and hand
 //! that to `kexec_file_load(2)`; report the kernel's answer by name.
 //!
-//! A raw Image needs no copy: its own file descriptor goes to the kernel.
+//! A raw Image needs no copy: the descriptor that was probed goes to the
+//! kernel (not a second open of the path, which could be another file by
+//! then). With `--cert` it is copied into the sealed memfd first and verified
+//! there, so the kernel reads exactly the bytes that were verified.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -13,7 +16,7 @@ use kernel_probe::report::crashkernel_arg;
 use kernel_probe::{Format, OutputBuffer, ProbeError, Prober, Report};
 use memmap2::{MmapMut, MmapOptions};
 
-use crate::buffer::{probe_input, Input};
+use crate::buffer::{probe_input, Input, InputError};
 use crate::cli::LoadArgs;
 use crate::crc::{FastCrc, Sha2};
 use crate::verify::{self, Signature};
@@ -213,7 +216,7 @@ pub fn run(args: &LoadArgs) -> u8 {
         eprintln!("probe-run load: IMAGE is required (or --unload)");
         return 2;
     };
-    let input = match Input::open(image_path) {
+    let mut input = match Input::open(image_path) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("probe-run load: {}: {e}", image_path.display());
@@ -293,21 +296,37 @@ pub fn run(args: &LoadArgs) -> u8 {
     };
     let mut signature = None;
     let mut authenticode = None;
-    let result = probe_input(&mut prober, &input, &mut out, &mut FastCrc).map(|(r, image)| {
-        // As in the plain probe: signed images get the Authenticode digest.
-        let auth =
-            r.pe.filter(|pe| pe.cert.is_some() || trusted.is_some())
-                .map(|pe| kernel_probe::authenticode::check(image, &pe, &mut Sha2::default()));
-        if let Some(trusted) = &trusted {
-            signature = Some(match (&r.pe, &auth) {
-                (Some(pe), auth) => verify::verify(image, pe, auth.as_ref(), trusted),
-                (None, _) => Signature::unsigned(),
-            });
+    // With --cert even a raw Image goes into the memfd: what is verified is
+    // then what the kernel gets, whatever happens to the file meanwhile.
+    let copy_raw = trusted.is_some();
+    let result =
+        probe_input(&mut prober, &mut input, &mut out, &mut FastCrc, copy_raw).map(|(r, image)| {
+            // As in the plain probe: signed images get the Authenticode digest.
+            let auth =
+                r.pe.filter(|pe| pe.cert.is_some() || trusted.is_some())
+                    .map(|pe| kernel_probe::authenticode::check(image, &pe, &mut Sha2::default()));
+            if let Some(trusted) = &trusted {
+                signature = Some(match (&r.pe, &auth) {
+                    (Some(pe), auth) => verify::verify(image, pe, auth.as_ref(), trusted),
+                    (None, _) => Signature::unsigned(),
+                });
+            }
+            authenticode = auth;
+            r
+        });
+    let result = match result {
+        Ok(r) => Ok(r),
+        Err(InputError::Probe(e)) => Err(e),
+        Err(InputError::Io(e)) => {
+            eprintln!("probe-run load: {}: {e}", image_path.display());
+            return 2;
         }
-        authenticode = auth;
-        r
-    });
-    let mut verdict = prober.verdict(result, input.len() as u64);
+    };
+    if let Err(e) = input.check_intact() {
+        eprintln!("probe-run load: {}: {e}", image_path.display());
+        return 2;
+    }
+    let mut verdict = prober.verdict(result, input.len());
     verdict.initrd_size = initrd_len;
     verdict.authenticode = authenticode;
     let shown = image_path.to_string_lossy();
@@ -355,9 +374,11 @@ pub fn run(args: &LoadArgs) -> u8 {
         crashkernel_arg(needed)
     );
 
-    // The kernel's copy: a raw Image's own file, else the sealed memfd.
-    let kernel_fd: OwnedFd = if report.format == Format::Image {
-        match File::open(image_path) {
+    // The kernel's copy: a raw Image's own (probed) descriptor, else the
+    // sealed memfd.
+    let from_file = report.format == Format::Image && !copy_raw && input.bytes().is_some();
+    let kernel_fd: OwnedFd = if from_file {
+        match input.file().try_clone() {
             Ok(f) => f.into(),
             Err(e) => {
                 eprintln!("probe-run load: {}: {e}", image_path.display());
@@ -379,9 +400,10 @@ pub fn run(args: &LoadArgs) -> u8 {
             "load: OK: kexec_file_load accepted the {} kernel ({} bytes{})",
             if args.crash { "crash" } else { "kexec" },
             report.image_bytes,
-            match report.format {
-                Format::Image => ", from the file",
-                _ => ", decompressed into a sealed memfd",
+            match (from_file, report.format) {
+                (true, _) => ", from the file",
+                (false, Format::Image) => ", copied into a sealed memfd",
+                (false, _) => ", decompressed into a sealed memfd",
             }
         ),
         Err(e) => {
@@ -395,12 +417,6 @@ pub fn run(args: &LoadArgs) -> u8 {
         }
     }
     if args.exec {
-        if args.crash {
-            eprintln!(
-                "probe-run load: --exec with --crash: the crash kernel runs on a panic, not now"
-            );
-            return 2;
-        }
         println!("exec: rebooting into the new kernel");
         // SAFETY: sync and reboot take no pointers.
         unsafe {

@@ -8,6 +8,7 @@ mod cli;
 mod crc;
 mod errno;
 mod load;
+mod sigbus;
 mod verify;
 
 use std::io::{self, Write};
@@ -19,7 +20,8 @@ use std::sync::Mutex;
 use clap::Parser;
 use kernel_probe::{quick_probe, Prober, Verdict};
 
-use buffer::{probe_input, Input, MappedOutput};
+use atomic::Destination;
+use buffer::{probe_input, Input, InputError, MappedOutput};
 use cli::{Cli, Command, ProbeArgs};
 use crc::{FastCrc, Sha2};
 use verify::{Signature, TrustedCert};
@@ -62,6 +64,20 @@ fn run_probe(args: &ProbeArgs) -> u8 {
         eprintln!("probe-run: --output takes exactly one IMAGE");
         return EXIT_USAGE_OR_IO;
     }
+    // Where the image goes is settled before anything is probed: an output
+    // that is the input, a block device or a directory is a usage error.
+    let dest = match args
+        .output
+        .as_deref()
+        .map(|o| Destination::resolve(o, &args.images).map_err(|e| (o, e)))
+        .transpose()
+    {
+        Ok(d) => d,
+        Err((o, e)) => {
+            eprintln!("probe-run: --output {}: {e}", o.display());
+            return EXIT_USAGE_OR_IO;
+        }
+    };
     if let Some(initrd) = &args.initrd {
         if let Err(e) = std::fs::metadata(initrd) {
             eprintln!("probe-run: --initrd {}: {e}", initrd.display());
@@ -75,9 +91,14 @@ fn run_probe(args: &ProbeArgs) -> u8 {
             return EXIT_USAGE_OR_IO;
         }
     };
-    let outcomes = probe_all(args, trusted.as_deref());
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let outcomes = probe_all(args, dest.as_ref(), trusted.as_deref());
+    // With `--output -` the image is on standard output: the report goes to
+    // standard error.
+    let mut out: Box<dyn Write> = if dest == Some(Destination::Stdout) {
+        Box::new(io::stderr().lock())
+    } else {
+        Box::new(io::stdout().lock())
+    };
     let mut status = EXIT_VALID;
     for (path, outcome) in args.images.iter().zip(&outcomes) {
         let shown = path.to_string_lossy();
@@ -135,7 +156,11 @@ fn render(v: &Verdict, sig: Option<&Signature>, path: &str, json: bool) -> Strin
 }
 
 /// Probe every image, several at once when there are several.
-fn probe_all(args: &ProbeArgs, trusted: Option<&[TrustedCert]>) -> Vec<Outcome> {
+fn probe_all(
+    args: &ProbeArgs,
+    dest: Option<&Destination>,
+    trusted: Option<&[TrustedCert]>,
+) -> Vec<Outcome> {
     let n = args.images.len();
     let workers = std::thread::available_parallelism()
         .map_or(1, |p| p.get())
@@ -153,7 +178,7 @@ fn probe_all(args: &ProbeArgs, trusted: Option<&[TrustedCert]>) -> Vec<Outcome> 
                     let Some(path) = args.images.get(i) else {
                         break;
                     };
-                    let outcome = probe_one(&mut prober, path, args, trusted);
+                    let outcome = probe_one(&mut prober, path, args, dest, trusted);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(outcome);
                     }
@@ -179,22 +204,30 @@ fn probe_one(
     prober: &mut Prober,
     path: &Path,
     args: &ProbeArgs,
+    dest: Option<&Destination>,
     trusted: Option<&[TrustedCert]>,
 ) -> Outcome {
-    let input = match Input::open(path) {
+    let io_error = |error| Outcome::Io {
+        error,
+        verdict: None,
+    };
+    let mut input = match Input::open(path) {
         Ok(i) => i,
-        Err(error) => {
-            return Outcome::Io {
-                error,
-                verdict: None,
-            }
-        }
+        Err(error) => return io_error(error),
     };
     prober.reset(args.options());
-    let input_size = input.len() as u64;
     if args.quick {
-        let r = quick_probe(prober, &input, &mut FastCrc);
-        let mut verdict = prober.verdict(r, input_size);
+        let Some(bytes) = input.bytes() else {
+            return io_error(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--quick needs a regular file (it reads the trailer at the end)",
+            ));
+        };
+        let r = quick_probe(prober, bytes, &mut FastCrc);
+        if let Err(error) = input.check_intact() {
+            return io_error(error);
+        }
+        let mut verdict = prober.verdict(r, input.len());
         verdict.initrd_size = args.initrd_size();
         return Outcome::Probed(verdict, None);
     }
@@ -202,7 +235,7 @@ fn probe_one(
     let mut write_error = None;
     let mut authenticode = None;
     let mut signature = None;
-    let result = match probe_input(prober, &input, &mut out, &mut FastCrc) {
+    let result = match probe_input(prober, &mut input, &mut out, &mut FastCrc, false) {
         Ok((report, image)) => {
             if let Some(pe) = report
                 .pe
@@ -220,7 +253,7 @@ fn probe_one(
                     None => Signature::unsigned(),
                 });
             }
-            if let Some(dest) = &args.output {
+            if let Some(dest) = dest {
                 let len = match (args.trim, &report.pe) {
                     (true, Some(pe)) => pe.signed_len(image.len() as u64),
                     _ => image.len() as u64,
@@ -228,15 +261,21 @@ fn probe_one(
                 let image = image
                     .get(..usize::try_from(len).unwrap_or(usize::MAX))
                     .unwrap_or(image);
-                write_error = atomic::write_atomic(dest, image)
-                    .err()
-                    .map(|e| io::Error::new(e.kind(), format!("writing {}: {e}", dest.display())));
+                write_error = dest.write(image).err().map(|e| {
+                    io::Error::new(e.kind(), format!("writing {}: {e}", args.output_shown()))
+                });
             }
             Ok(report)
         }
-        Err(e) => Err(e),
+        Err(InputError::Probe(e)) => Err(e),
+        Err(InputError::Io(error)) => return io_error(error),
     };
-    let mut verdict = prober.verdict(result, input_size);
+    // A file truncated under us was read as zeros past its new end: no
+    // verdict on bytes that were not the file's.
+    if let Err(error) = input.check_intact() {
+        return io_error(error);
+    }
+    let mut verdict = prober.verdict(result, input.len());
     verdict.initrd_size = args.initrd_size();
     verdict.authenticode = authenticode;
     if let Some(error) = write_error {
@@ -251,6 +290,12 @@ fn probe_one(
 impl ProbeArgs {
     fn options(&self) -> kernel_probe::ProbeOptions {
         self.rules.options()
+    }
+
+    fn output_shown(&self) -> String {
+        self.output
+            .as_deref()
+            .map_or_else(String::new, |p| p.display().to_string())
     }
 
     /// Bytes of --initrd (checked to exist before probing), 0 without one.
