@@ -40,6 +40,30 @@ module! {
     },
 }
 
+/// The `max_image_size` parameter. `ModuleParam::value()` returns `&u64` up
+/// to Linux 7.2 and `u64` from 7.3 on; [`ParamValue`] reads both, so the
+/// module builds on either.
+fn max_image_size() -> u64 {
+    module_parameters::max_image_size.value().get()
+}
+
+/// A module parameter's value, by reference (Linux <= 7.2) or by value (7.3).
+trait ParamValue {
+    fn get(self) -> u64;
+}
+
+impl ParamValue for u64 {
+    fn get(self) -> u64 {
+        self
+    }
+}
+
+impl ParamValue for &u64 {
+    fn get(self) -> u64 {
+        *self
+    }
+}
+
 #[pin_data]
 struct KernelProbeModule {
     #[pin]
@@ -50,7 +74,7 @@ impl kernel::InPlaceModule for KernelProbeModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!(
             "kernel_probe: /dev/kernel-probe, max_image_size={}\n",
-            *module_parameters::max_image_size.value()
+            max_image_size()
         );
         try_pin_init!(Self {
             dev <- ffi::OwnedMiscDevice::register(c"kernel-probe", module),
@@ -219,7 +243,7 @@ impl Inner {
         let s = &mut **session;
         if !s.started {
             s.prober.reset(ProbeOptions {
-                max_image_size: *module_parameters::max_image_size.value(),
+                max_image_size: max_image_size(),
                 ..ProbeOptions::default()
             });
             s.started = true;

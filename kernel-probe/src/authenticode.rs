@@ -94,13 +94,40 @@ impl SignedDigest {
     }
 }
 
+/// Why there is no signed digest to compare with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SignedDigestError {
+    /// The image has no certificate table: it is not signed.
+    Unsigned,
+    /// The certificate table's WIN_CERTIFICATE does not fit in the image.
+    CertTableUnreadable,
+    /// The certificate table holds something that is not a readable
+    /// Authenticode PKCS#7 SignedData (ContentInfo → SignedData →
+    /// SpcIndirectDataContent → DigestInfo).
+    NotAuthenticodePkcs7,
+}
+
+impl SignedDigestError {
+    /// A short human message.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::Unsigned => "the image is not signed",
+            Self::CertTableUnreadable => "the certificate table does not fit in the image",
+            Self::NotAuthenticodePkcs7 => {
+                "the certificate table holds no readable Authenticode PKCS#7 signature"
+            }
+        }
+    }
+}
+
 /// What the Authenticode check found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuthenticodeInfo {
     /// SHA-256 Authenticode digest of the image as given.
     pub digest: Result<[u8; 32], DigestError>,
-    /// The digest inside the signature, if the PKCS#7 could be read.
-    pub signed: Option<SignedDigest>,
+    /// The digest inside the signature, or why it could not be read.
+    pub signed: Result<SignedDigest, SignedDigestError>,
 }
 
 impl AuthenticodeInfo {
@@ -108,7 +135,7 @@ impl AuthenticodeInfo {
     /// signatures; `None` when there is nothing to compare)?
     pub fn digest_matches(&self) -> Option<bool> {
         let digest = self.digest.ok()?;
-        let signed = self.signed?;
+        let signed = self.signed.ok()?;
         (signed.algorithm == DigestAlgorithm::Sha256).then(|| signed.as_bytes() == digest)
     }
 }
@@ -320,7 +347,12 @@ pub fn signed_digest(pkcs7: &[u8]) -> Option<SignedDigest> {
 pub fn check<H: Sha256>(image: &[u8], pe: &PeInfo, h: &mut H) -> AuthenticodeInfo {
     AuthenticodeInfo {
         digest: digest(image, pe, h),
-        signed: signature_blob(image, pe).and_then(signed_digest),
+        signed: match pe.cert {
+            None => Err(SignedDigestError::Unsigned),
+            Some(_) => signature_blob(image, pe)
+                .ok_or(SignedDigestError::CertTableUnreadable)
+                .and_then(|b| signed_digest(b).ok_or(SignedDigestError::NotAuthenticodePkcs7)),
+        },
     }
 }
 

@@ -13,6 +13,8 @@ pub const EBADMSG: i32 = 74;
 pub const EFBIG: i32 = 27;
 /// `ENOMEM`: the caller could not allocate the output buffer.
 pub const ENOMEM: i32 = 12;
+/// `EADDRNOTAVAIL`: the kernel segment could not be placed as kexec needs it.
+pub const EADDRNOTAVAIL: i32 = 99;
 
 /// Why a probe rejected its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,10 @@ pub enum ProbeError {
     ImageLongerThanImageSize,
     /// `text_offset + image_size` overflows 64 bits.
     ImageSizeOverflow,
+    /// `text_offset` is not a multiple of the target's page size: the kernel
+    /// segment would start inside a page, which `sanity_check_segment_list()`
+    /// refuses with EADDRNOTAVAIL.
+    TextOffsetUnaligned,
     /// The image starts with "MZ" (an EFI kernel) but its PE/COFF header is broken.
     BadPeHeader,
     /// The output buffer handed to the prober is smaller than it asked for.
@@ -81,6 +87,7 @@ impl ProbeError {
             | Self::IsizeMismatch
             | Self::GzipHeaderCrc => EBADMSG,
             Self::TooBig => EFBIG,
+            Self::TextOffsetUnaligned => EADDRNOTAVAIL,
             Self::NoMemory => ENOMEM,
             Self::UnknownFormat
             | Self::UnsupportedCompression(_)
@@ -131,9 +138,12 @@ impl ProbeError {
             Self::EndianMismatch => "image endianness differs from the target's",
             Self::PageSizeUnsupported => "image page size is not supported by the target",
             Self::ImageLongerThanImageSize => {
-                "image is longer than text_offset + image_size: kexec refuses it"
+                "image is longer than its memory, ALIGN(text_offset + image_size, PAGE_SIZE) - text_offset: kexec refuses it"
             }
             Self::ImageSizeOverflow => "text_offset + image_size overflows",
+            Self::TextOffsetUnaligned => {
+                "text_offset is not page-aligned: kexec cannot place the kernel segment"
+            }
             Self::BadPeHeader => "MZ image with a broken PE/COFF header",
             Self::OutputTooSmall => "output buffer is smaller than the prober asked for",
             Self::InvalidState => "prober used after it finished",
@@ -150,6 +160,7 @@ pub const fn errno_name(errno: i32) -> &'static str {
         EBADMSG => "EBADMSG",
         EFBIG => "EFBIG",
         ENOMEM => "ENOMEM",
+        EADDRNOTAVAIL => "EADDRNOTAVAIL",
         _ => "E?",
     }
 }

@@ -132,12 +132,20 @@ pub enum Endian {
     Big,
 }
 
-/// What the target that will run the image supports; defaults accept what a
-/// little-endian arm64 kernel with every granule would.
+/// What the kernel that will load the image supports; defaults accept what a
+/// little-endian 4 KiB-page arm64 kernel on a CPU with every granule and no
+/// mixed-endian support would.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The target kernel's endianness.
     pub endian: Endian,
+    /// The CPU can run the other endianness too (`image_load()` accepts an
+    /// image of either endianness when `system_supports_mixed_endian()`).
+    pub mixed_endian: bool,
+    /// `PAGE_SIZE` of the kernel that loads the image: kexec page-aligns the
+    /// kernel segment to it (see [`Arm64ImageHeader::max_file_len`]). A power
+    /// of two of at least 4096.
+    pub page_size: u64,
     /// The page sizes the target CPU supports.
     pub granules: Granules,
 }
@@ -146,7 +154,9 @@ impl Default for Target {
     fn default() -> Self {
         Self {
             endian: Endian::Little,
+            mixed_endian: false,
             granules: Granules::all(),
+            page_size: 4096,
         }
     }
 }
@@ -171,8 +181,12 @@ impl Arm64ImageHeader {
         })
     }
 
-    /// `image_probe()`: the magic. Then `image_load()`'s rules: nonzero
-    /// `image_size`, matching endianness, a supported page size.
+    /// `image_probe()`: the magic. Then `image_load()`'s rules
+    /// (arch/arm64/kernel/kexec_image.c): nonzero `image_size`, the target's
+    /// endianness unless it supports mixed endianness, a supported page
+    /// size; and `sanity_check_segment_list()`'s (kernel/kexec_core.c): the
+    /// kernel segment starts `text_offset` into a page-aligned buffer, so a
+    /// `text_offset` that is not page-aligned gives an unaligned segment.
     pub fn validate(&self, target: &Target) -> Result<(), ProbeError> {
         if self.magic != u32::from_le_bytes(ARM64_MAGIC) {
             return Err(ProbeError::NotArm64Image);
@@ -181,7 +195,7 @@ impl Arm64ImageHeader {
             return Err(ProbeError::ImageSizeZero);
         }
         let image_be = self.flags().contains(ImageFlags::BE);
-        if image_be != (target.endian == Endian::Big) {
+        if image_be != (target.endian == Endian::Big) && !target.mixed_endian {
             return Err(ProbeError::EndianMismatch);
         }
         let needed = match self.page_size() {
@@ -193,7 +207,26 @@ impl Arm64ImageHeader {
         if !target.granules.contains(needed) {
             return Err(ProbeError::PageSizeUnsupported);
         }
-        self.kernel_segment_bytes().map(|_| ())
+        if self.text_offset & target.page_size.wrapping_sub(1) != 0 {
+            return Err(ProbeError::TextOffsetUnaligned);
+        }
+        self.max_file_len(target.page_size).map(|_| ())
+    }
+
+    /// The longest Image `kexec_file_load` accepts with this header on a
+    /// kernel with `page_size` pages: `image_load()` asks for a buffer of
+    /// `text_offset + image_size` bytes, `kexec_add_buffer()` page-aligns
+    /// that size, then the segment moves `text_offset` into the buffer, and
+    /// `sanity_check_segment_list()` refuses a segment whose file bytes
+    /// exceed its memory: `ALIGN(text_offset + image_size, PAGE_SIZE) -
+    /// text_offset`.
+    pub fn max_file_len(&self, page_size: u64) -> Result<u64, ProbeError> {
+        let seg = self.kernel_segment_bytes()?;
+        let mask = page_size.wrapping_sub(1);
+        seg.checked_add(mask)
+            .map(|v| v & !mask)
+            .and_then(|aligned| aligned.checked_sub(self.text_offset))
+            .ok_or(ProbeError::ImageSizeOverflow)
     }
 
     /// The flags word, typed.
@@ -290,7 +323,12 @@ pub(crate) mod tests {
         );
         assert_eq!(p(header_bytes(0, 1, 0)).validate(&only4k), Ok(()));
         assert_eq!(
-            p(header_bytes(u64::MAX, 1, 0)).validate(&t),
+            p(header_bytes(!0xFFF, 0x1000, 0)).validate(&t),
+            Err(ProbeError::ImageSizeOverflow)
+        );
+        // Aligning text_offset + image_size up to the page overflows too.
+        assert_eq!(
+            p(header_bytes(0, u64::MAX - 1, 0)).validate(&t),
             Err(ProbeError::ImageSizeOverflow)
         );
         let mut nomagic = header_bytes(0, 1, 0);
@@ -300,6 +338,65 @@ pub(crate) mod tests {
             Arm64ImageHeader::parse(&[0u8; 63]),
             Err(ProbeError::ImageTooShort)
         );
+    }
+
+    /// `image_load()` + `kexec_add_buffer()` + `sanity_check_segment_list()`:
+    /// the file may be as long as the page-aligned segment minus
+    /// text_offset, one byte more is refused.
+    #[test]
+    fn file_length_is_the_page_aligned_segment_minus_text_offset() {
+        let p = |b: [u8; 64]| Arm64ImageHeader::parse(&b).unwrap();
+        // text_offset 0x80000, image_size 4 KiB: 4 KiB of file, not 8 KiB
+        // (the segment is 0x81000 bytes, of which 0x80000 come before it).
+        assert_eq!(
+            p(header_bytes(0x80000, 0x1000, 0)).max_file_len(4096),
+            Ok(0x1000)
+        );
+        // An unaligned image_size: the page it ends in is the kernel's.
+        assert_eq!(p(header_bytes(0, 0x1F00, 0)).max_file_len(4096), Ok(0x2000));
+        assert_eq!(p(header_bytes(0, 0x2000, 0)).max_file_len(4096), Ok(0x2000));
+        assert_eq!(p(header_bytes(0, 0x2001, 0)).max_file_len(4096), Ok(0x3000));
+        assert_eq!(
+            p(header_bytes(0, 0x1F00, 0)).max_file_len(65536),
+            Ok(0x10000)
+        );
+        assert_eq!(
+            p(header_bytes(0x80000, 0x1F00, 0)).max_file_len(4096),
+            Ok(0x2000)
+        );
+    }
+
+    /// `image_load()`: the other endianness only when the CPU supports mixed
+    /// endianness; `sanity_check_segment_list()`: a page-aligned segment.
+    #[test]
+    fn mixed_endian_and_text_offset_alignment() {
+        let p = |b: [u8; 64]| Arm64ImageHeader::parse(&b).unwrap();
+        let t = Target::default();
+        let mixed = Target {
+            mixed_endian: true,
+            ..t
+        };
+        assert_eq!(
+            p(header_bytes(0, 1, 1)).validate(&t),
+            Err(ProbeError::EndianMismatch)
+        );
+        assert_eq!(p(header_bytes(0, 1, 1)).validate(&mixed), Ok(()));
+        assert_eq!(p(header_bytes(0, 1, 0)).validate(&mixed), Ok(()));
+        assert_eq!(p(header_bytes(0x1000, 1, 0)).validate(&t), Ok(()));
+        assert_eq!(
+            p(header_bytes(0x800, 1, 0)).validate(&t),
+            Err(ProbeError::TextOffsetUnaligned)
+        );
+        assert_eq!(ProbeError::TextOffsetUnaligned.errno(), 99);
+        let k64 = Target {
+            page_size: 65536,
+            ..t
+        };
+        assert_eq!(
+            p(header_bytes(0x1000, 1, 0)).validate(&k64),
+            Err(ProbeError::TextOffsetUnaligned)
+        );
+        assert_eq!(p(header_bytes(0x80000, 1, 0)).validate(&k64), Ok(()));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! container -> gzip members -> bounded inflate -> arm64 header -> report.
 //!
 //! Output goes first into a small head buffer inside the prober. Once the head
-//! holds the arm64 header, the image announces its own size
-//! (`text_offset + image_size`, what kexec reserves for it); the prober asks the
+//! holds the arm64 header, the image announces its own size (the most kexec
+//! accepts: `ALIGN(text_offset + image_size, PAGE_SIZE) - text_offset`, see
+//! [`Arm64ImageHeader::max_file_len`]); the prober asks the
 //! caller's [`OutputBuffer`] once for that many bytes (capped by the caller's
 //! maximum), copies the head over and inflates the rest straight into it.
 
@@ -486,8 +487,9 @@ impl Prober {
 
     /// The error for an image that wants more room than its bound.
     fn overflow_error(&self) -> ProbeError {
-        match self.header.and_then(|h| h.kernel_segment_bytes().ok()) {
-            Some(seg) if seg <= self.opts.max_image_size => ProbeError::ImageLongerThanImageSize,
+        let page = self.opts.target.page_size;
+        match self.header.and_then(|h| h.max_file_len(page).ok()) {
+            Some(len) if len <= self.opts.max_image_size => ProbeError::ImageLongerThanImageSize,
             _ => ProbeError::TooBig,
         }
     }
@@ -503,8 +505,8 @@ impl Prober {
             self.stage = Stage::Stopped;
             return Ok(false);
         }
-        let seg = header.kernel_segment_bytes()?;
-        let len = bytes::usize_sat(seg.min(self.opts.max_image_size));
+        let max_len = header.max_file_len(self.opts.target.page_size)?;
+        let len = bytes::usize_sat(max_len.min(self.opts.max_image_size));
         if len <= self.out_pos {
             return Err(self.overflow_error());
         }

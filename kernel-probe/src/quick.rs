@@ -61,7 +61,8 @@ fn quick_compressed<C: Crc32>(
         None => input,
     };
     let header = prober.head();
-    let seg = crate::prober::header_of(header, &opts.target)?.kernel_segment_bytes()?;
+    let seg =
+        crate::prober::header_of(header, &opts.target)?.max_file_len(opts.target.page_size)?;
     let (crc32, isize) = claimed_trailer(gz, seg).ok_or(ProbeError::Truncated)?;
     let gzip = Some(GzipInfo {
         members: 0,

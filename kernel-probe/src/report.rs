@@ -3,7 +3,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::authenticode::AuthenticodeInfo;
+use crate::authenticode::{AuthenticodeInfo, SignedDigestError};
 use crate::container::Format;
 use crate::error::{errno_name, ProbeError};
 use crate::image::{Arm64ImageHeader, Target};
@@ -81,9 +81,9 @@ impl Report {
         zboot: Option<ZbootHeader>,
     ) -> Result<Self, ProbeError> {
         let header = header_of(image, &target)?;
-        let seg = header.kernel_segment_bytes()?;
-        if image_len > seg.min(max_image_size) {
-            return Err(if seg <= max_image_size {
+        let max_len = header.max_file_len(target.page_size)?;
+        if image_len > max_len.min(max_image_size) {
+            return Err(if max_len <= max_image_size {
                 ProbeError::ImageLongerThanImageSize
             } else {
                 ProbeError::TooBig
@@ -219,11 +219,18 @@ impl Verdict {
             }
         };
         let h = &r.header;
+        // The quick probe does not know the image's length: the last gzip
+        // member's trailer (in "gzip") is only what one member claims.
+        w.write_str(",\"image_bytes\":")?;
+        if r.quick {
+            w.write_str("null")?;
+        } else {
+            write!(w, "{}", r.image_bytes)?;
+        }
         write!(
             w,
-            ",\"image_bytes\":{},\"header\":{{\"text_offset\":{},\"image_size\":{},\
+            ",\"header\":{{\"text_offset\":{},\"image_size\":{},\
              \"flags\":{},\"big_endian\":{},\"page_size\":",
-            r.image_bytes,
             h.text_offset,
             h.image_size,
             h.flags,
@@ -331,16 +338,18 @@ impl Verdict {
             }
         )?;
         writeln!(w, "  input size          {} bytes", r.input_size)?;
-        writeln!(
-            w,
-            "  image size          {} bytes{}",
-            r.image_bytes,
-            if r.quick {
-                " (claimed by ISIZE, quick probe)"
-            } else {
-                " (decompressed)"
-            }
-        )?;
+        if r.quick {
+            writeln!(
+                w,
+                "  image size          unknown (quick probe: not inflated; see the gzip trailer's claim)"
+            )?;
+        } else {
+            writeln!(
+                w,
+                "  image size          {} bytes (decompressed)",
+                r.image_bytes
+            )?;
+        }
         writeln!(w, "  text_offset         {:#x}", h.text_offset)?;
         writeln!(
             w,
@@ -423,18 +432,26 @@ impl Verdict {
                 Err(e) => writeln!(w, "  authenticode        no digest: {}", e.message())?,
             }
             match (a.signed, a.digest_matches()) {
-                (Some(_), Some(true)) => writeln!(w, "                      the signature's digest matches the image")?,
-                (Some(_), Some(false)) => writeln!(w, "                      MISMATCH: the signature's digest differs: the image was changed after signing")?,
-                (Some(s), None) => writeln!(w, "                      signed with {}, not compared", s.algorithm.name())?,
-                (None, _) => writeln!(w, "                      no readable Authenticode signature")?,
+                (Ok(_), Some(true)) => writeln!(w, "                      the signature's digest matches the image")?,
+                (Ok(_), Some(false)) => writeln!(w, "                      MISMATCH: the signature's digest differs: the image was changed after signing")?,
+                (Ok(s), None) => writeln!(w, "                      signed with {}, not compared", s.algorithm.name())?,
+                (Err(e), _) => writeln!(w, "                      no signed digest: {}", e.message())?,
             }
         }
         if let Some(g) = &r.gzip {
-            write!(
-                w,
-                "  gzip                crc32 {:#010x}, isize {}",
-                g.crc32, g.isize
-            )?;
+            if r.quick {
+                write!(
+                    w,
+                    "  gzip                the last member's trailer claims crc32 {:#010x}, isize {}",
+                    g.crc32, g.isize
+                )?;
+            } else {
+                write!(
+                    w,
+                    "  gzip                crc32 {:#010x}, isize {}",
+                    g.crc32, g.isize
+                )?;
+            }
             if g.members > 0 {
                 write!(
                     w,
@@ -481,7 +498,7 @@ impl Verdict {
 }
 
 /// `{"digest": hex, "digest_error": .., "signed_digest": hex, "signed_digest_algorithm": ..,
-/// "digest_matches": bool}`, nulls where unknown.
+/// "signed_digest_error": .., "digest_matches": bool}`, nulls where unknown.
 fn write_authenticode<W: Write>(w: &mut W, a: &AuthenticodeInfo) -> fmt::Result {
     w.write_str("{\"digest\":")?;
     match &a.digest {
@@ -495,13 +512,20 @@ fn write_authenticode<W: Write>(w: &mut W, a: &AuthenticodeInfo) -> fmt::Result 
     }
     w.write_str(",\"signed_digest\":")?;
     match &a.signed {
-        Some(s) => json_hex(w, s.as_bytes())?,
-        None => w.write_str("null")?,
+        Ok(s) => json_hex(w, s.as_bytes())?,
+        Err(_) => w.write_str("null")?,
     }
     w.write_str(",\"signed_digest_algorithm\":")?;
     match &a.signed {
-        Some(s) => write!(w, "\"{}\"", s.algorithm.name())?,
-        None => w.write_str("null")?,
+        Ok(s) => write!(w, "\"{}\"", s.algorithm.name())?,
+        Err(_) => w.write_str("null")?,
+    }
+    // Unsigned is no problem of the signature's (there is none); anything
+    // else that left no digest is named.
+    w.write_str(",\"signed_digest_error\":")?;
+    match &a.signed {
+        Ok(_) | Err(SignedDigestError::Unsigned) => w.write_str("null")?,
+        Err(e) => json_str(w, e.message())?,
     }
     w.write_str(",\"digest_matches\":")?;
     match a.digest_matches() {

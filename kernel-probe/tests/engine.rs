@@ -125,7 +125,7 @@ fn header_rules() {
     let big = ProbeOptions {
         target: Target {
             endian: Endian::Big,
-            granules: Granules::all(),
+            ..Target::default()
         },
         ..t
     };
@@ -162,6 +162,30 @@ fn header_rules() {
     );
     assert_eq!(
         err(&oneshot(&gzip(&long, 6), t).0),
+        ProbeError::ImageLongerThanImageSize
+    );
+    // The kernel's exact bound (image_load, kexec_add_buffer,
+    // sanity_check_segment_list): ALIGN(text_offset + image_size, PAGE_SIZE)
+    // - text_offset. text_offset 0x80000 with 4 KiB of image_size leaves room
+    // for 4 KiB of file, not 8 KiB...
+    let offset_long = image(8192, 4096, 0, false);
+    let mut offset_long = offset_long;
+    offset_long[8..16].copy_from_slice(&0x80000u64.to_le_bytes());
+    assert_eq!(
+        err(&oneshot(&offset_long, t).0),
+        ProbeError::ImageLongerThanImageSize
+    );
+    assert_eq!(
+        err(&oneshot(&gzip(&offset_long, 6), t).0),
+        ProbeError::ImageLongerThanImageSize
+    );
+    // ... and an image_size that ends inside a page owns that page.
+    let unaligned = image(8192, 8192 - 100, 0, false);
+    assert!(oneshot(&unaligned, t).0.result.is_ok());
+    assert!(oneshot(&gzip(&unaligned, 6), t).0.result.is_ok());
+    let over = image(8193, 8192 - 100, 0, false);
+    assert_eq!(
+        err(&oneshot(&gzip(&over, 6), t).0),
         ProbeError::ImageLongerThanImageSize
     );
     let mut badpe = kernel(8192);
@@ -279,6 +303,40 @@ fn signed_image() {
     assert!(pe.signed());
     assert_eq!(pe.signature_size(), 2000);
     assert_eq!(pe.cert.unwrap().offset, 50_000);
+
+    // A sane certificate table whose content is no Authenticode PKCS#7: the
+    // report names it instead of leaving every signature field null.
+    struct NoHash;
+    impl kernel_probe::authenticode::Sha256 for NoHash {
+        fn reset(&mut self) {}
+        fn update(&mut self, _: &[u8]) {}
+        fn finish(&mut self) -> [u8; 32] {
+            [0; 32]
+        }
+    }
+    let a = kernel_probe::authenticode::check(&img, &pe, &mut NoHash);
+    assert_eq!(
+        a.signed,
+        Err(kernel_probe::authenticode::SignedDigestError::NotAuthenticodePkcs7)
+    );
+    assert_eq!(a.digest_matches(), None);
+    let mut v = Prober::new(opts()).verdict(Ok(r), 0);
+    v.authenticode = Some(a);
+    let line = v.json_line(None).unwrap();
+    assert!(
+        line.contains(
+            "\"signed_digest_error\":\"the certificate table holds no readable Authenticode PKCS#7 signature\""
+        ),
+        "{line}"
+    );
+    // Unsigned: nothing to name.
+    let unsigned = oneshot(&gzip(&kernel(50_000), 6), opts()).0.result.unwrap();
+    let upe = unsigned.pe.unwrap();
+    let a = kernel_probe::authenticode::check(&kernel(50_000), &upe, &mut NoHash);
+    assert_eq!(
+        a.signed,
+        Err(kernel_probe::authenticode::SignedDigestError::Unsigned)
+    );
 }
 
 #[test]
@@ -300,6 +358,21 @@ fn quick_probe_reads_only_the_head() {
     assert_eq!(
         quick_probe(&mut p, &padded, &mut Crc).unwrap().image_bytes,
         img.len() as u64
+    );
+    // Two members: the trailer at the end is the last member's only, so the
+    // quick report states no image length (the full probe does).
+    let mut two = gzip(&img[..1_000_000], 6);
+    two.extend(gzip(&img[1_000_000..], 6));
+    p.reset(opts());
+    let q = quick_probe(&mut p, &two, &mut Crc).unwrap();
+    assert_eq!(q.gzip.unwrap().isize as usize, img.len() - 1_000_000);
+    let line = p.verdict(Ok(q), two.len() as u64).json_line(None).unwrap();
+    assert!(line.contains("\"image_bytes\":null"), "{line}");
+    assert!(line.contains("\"members\":null"), "{line}");
+    let line = oneshot(&two, opts()).0.json_line(None).unwrap();
+    assert!(
+        line.contains(&format!("\"image_bytes\":{}", img.len())),
+        "{line}"
     );
     // Header errors surface without inflating the rest.
     let mut be = img.clone();

@@ -14,6 +14,7 @@ pub const OK: i32 = 0;
 pub const EINVAL: i32 = 22;
 pub const EBADMSG: i32 = 74;
 pub const EFBIG: i32 = 27;
+pub const EADDRNOTAVAIL: i32 = 99;
 
 /// One input and what the probe must say about it.
 pub struct Case {
@@ -270,6 +271,31 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
         "header rule",
         EINVAL,
         gz(&long, 6),
+    );
+    // sanity_check_segment_list(): the segment starts text_offset into a
+    // page-aligned buffer, so an unaligned text_offset cannot be placed.
+    let mut unaligned = img.to_vec();
+    set_u64(&mut unaligned, 8, 0x800);
+    add(
+        "text_offset-unaligned.gz",
+        "header rule",
+        EADDRNOTAVAIL,
+        gz(&unaligned, 6),
+    );
+    // text_offset moves the segment into its buffer: the file may be only
+    // ALIGN(text_offset + image_size, PAGE_SIZE) - text_offset long.
+    let mut offset_long = img.to_vec();
+    set_u64(&mut offset_long, 8, 0x80000);
+    set_u64(
+        &mut offset_long,
+        16,
+        (img.len() as u64).saturating_sub(0x80000).max(0x1000),
+    );
+    add(
+        "longer-than-segment-after-text_offset.gz",
+        "header rule",
+        EINVAL,
+        gz(&offset_long, 6),
     );
     let mut badpe = img.to_vec();
     let pe = u32::from_le_bytes(img[0x3C..0x40].try_into().unwrap()) as usize;

@@ -12,6 +12,7 @@ fn errno_name(e: i64) -> &'static str {
         22 => "EINVAL",
         74 => "EBADMSG",
         27 => "EFBIG",
+        99 => "EADDRNOTAVAIL",
         _ => "?",
     }
 }

@@ -53,7 +53,11 @@ fn usage_and_io_errors_exit_2() {
             r.json[0]
         );
     }
-    assert_eq!(keys(&r.json[0]), KEYS, "an I/O error line has every key in order");
+    assert_eq!(
+        keys(&r.json[0]),
+        KEYS,
+        "an I/O error line has every key in order"
+    );
     assert_eq!(r.json[0]["ok"], false);
     let two = Command::new(&bin)
         .args(["--output", "x", "a", "b"])

@@ -185,6 +185,7 @@ impl ProbeRules {
             target: kernel_probe::Target {
                 endian: self.target_endian.into(),
                 granules: self.granules(),
+                ..kernel_probe::Target::default()
             },
         }
     }

@@ -286,7 +286,13 @@ pub fn run(args: &LoadArgs) -> u8 {
         }
     };
 
-    let mut prober = Box::new(Prober::new(args.rules.options()));
+    // The running kernel loads it: its page size is the one kexec aligns the
+    // kernel segment to.
+    let mut opts = args.rules.options();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    opts.target.page_size = u64::try_from(page).unwrap_or(4096);
+    let mut prober = Box::new(Prober::new(opts));
     let mut out = match MemfdOutput::new() {
         Ok(m) => m,
         Err(e) => {
