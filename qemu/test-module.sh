@@ -38,8 +38,8 @@ else
   # refuses a source dir that holds the normal build's objects), so the two builds
   # never overwrite each other's objects. Same Kbuild, same deps.mk, same sources.
   make -C kernel-probe/kmod deps.mk >"$buildlog" 2>&1 || { cat "$buildlog"; kp_die "deps.mk failed"; }
-  mkdir -p "$work/kmod" && rm -f "$work/kmod"/*.rs
-  cp -p kernel-probe/kmod/Kbuild kernel-probe/kmod/deps.mk kernel-probe/kmod/*.rs "$work/kmod/"
+  mkdir -p "$work/kmod" && rm -f "$work/kmod"/*.rs "$work/kmod"/*.c
+  cp -p kernel-probe/kmod/Kbuild kernel-probe/kmod/deps.mk kernel-probe/kmod/*.rs kernel-probe/kmod/*.c "$work/kmod/"
   mapfile -t margs < <(kp_kmake_args)
   make -C "$kdir/obj" M="$work/kmod" "${margs[@]}" modules >>"$buildlog" 2>&1 ||
     { tail -40 "$buildlog"; kp_die "module build failed"; }
@@ -77,12 +77,6 @@ PY
   rm -rf "$extra" && mv "$extra.tmp" "$extra"
 fi
 
-kp_log "probe-run on the host: the expected answers"
-files=$(awk -F'\t' '!/^#/ && NF {print $1}' "$corpus/cases.tsv")
-(cd "$corpus" && "$probe_run" --json $files >"$work/expected.jsonl") || true
-(cd "$extra" && "$probe_run" --json debian-signed.gz debian-signed-tampered.gz >>"$work/expected.jsonl") || true
-(cd "$corpus" && "$probe_run" --json --max-size 16M bomb-2g.gz valid-gzip9.gz >"$work/expected-small.jsonl") || true
-
 initrd=$(kp_initramfs --add "$ko:/lib/kernel_probe.ko" --add "$corpus:/corpus" --add "$extra:/extra" \
   --add "$KP_REPO/qemu/guest-module/module.sh:/scenarios/module.sh")
 log=$work/console.log
@@ -96,11 +90,30 @@ boot=$?
 kp_log "guest run: $(($(date +%s) - t0)) s"
 set -e
 
+# The module probes with the running kernel's rules (endianness, mixed-endian
+# support, granules, PAGE_SIZE, as image_load() has them): probe-run gets the
+# same rules from the line the module printed, so the two must agree.
+target=$(grep -o 'KP-TARGET kernel_probe: target .*' "$log" | head -n1 | tr -d '\r')
+kp_log "module's target: ${target#KP-TARGET kernel_probe: target }"
+rules=()
+case $target in *endian=big*) rules+=(--target-endian big) ;; esac
+case $target in *mixed_endian=1*) rules+=(--mixed-endian) ;; esac
+granules=$(printf '%s\n' "$target" | sed -n 's/.*granules=\([0-9k,]*\).*/\1/p')
+granules=${granules%,}
+[ -n "$granules" ] && rules+=(--page-sizes "$granules")
+page_size=$(printf '%s\n' "$target" | sed -n 's/.*page_size=\([0-9]*\).*/\1/p')
+[ "${page_size:-}" = 4096 ] || kp_log "warning: guest PAGE_SIZE ${page_size:-unknown}; probe-run assumes 4096"
+kp_log "probe-run on the host: the expected answers (${rules[*]})"
+files=$(awk -F'\t' '!/^#/ && NF {print $1}' "$corpus/cases.tsv")
+(cd "$corpus" && "$probe_run" --json "${rules[@]}" $files >"$work/expected.jsonl") || true
+(cd "$extra" && "$probe_run" --json "${rules[@]}" debian-signed.gz debian-signed-tampered.gz >>"$work/expected.jsonl") || true
+(cd "$corpus" && "$probe_run" --json "${rules[@]}" --max-size 16M bomb-2g.gz valid-gzip9.gz >"$work/expected-small.jsonl") || true
+
 asan=0
 [ -z "$flavour" ] || asan=$(llvm-nm$KP_LLVM_SUFFIX -u "$ko" | grep -c ' __asan_' || true)
-python3 - "$log" "$work/expected.jsonl" "$work/expected-small.jsonl" "$buildlog" "$boot" "$flavour" "$asan" <<'PY'
+python3 - "$log" "$work/expected.jsonl" "$work/expected-small.jsonl" "$buildlog" "$boot" "$flavour" "$asan" "$target" <<'PY'
 import json, re, sys
-log, expected, expected_small, buildlog, boot, flavour, asan = sys.argv[1:8]
+log, expected, expected_small, buildlog, boot, flavour, asan, target = sys.argv[1:9]
 console = open(log, errors="replace").read().replace("\r", "")
 passed = failed = 0
 def check(ok, what):
@@ -119,6 +132,11 @@ check(not warnings, "module builds without warnings" + (": " + warnings[0].strip
 check(boot == "0", "guest booted and ran the module scenario (run.sh exit %s)" % boot)
 check("KP-MODULE-DONE" in console, "guest scenario completed")
 
+# The module took its rules from this kernel (cortex-a57 under QEMU: 4K and
+# 64K granules, no 16K, mixed endianness): the Debian 16K kernel's page size
+# and the big-endian image then get this kernel's answer, not the defaults.
+check("granules=" in target and "16k" not in target and "page_size=4096" in target,
+      "module took the guest CPU's granules (no 16K on cortex-a57) and PAGE_SIZE: %s" % target)
 exp = load(expected)
 mod = {}
 for m in re.finditer(r"^KP-MOD (\S+) (\d+) (.*)$", console, re.M):

@@ -76,6 +76,35 @@ impl kernel::InPlaceModule for KernelProbeModule {
             "kernel_probe: /dev/kernel-probe, max_image_size={}\n",
             max_image_size()
         );
+        // The rules the probe applies, as this kernel's image_load() does.
+        let t = ffi::kernel_target();
+        let g = |g: kernel_probe::Granules, name: &'static str| {
+            if t.granules.contains(g) {
+                name
+            } else {
+                ""
+            }
+        };
+        let endian = if t.endian == kernel_probe::Endian::Big {
+            "big"
+        } else {
+            "little"
+        };
+        let (g4, g16, g64) = (
+            g(kernel_probe::Granules::K4, "4k,"),
+            g(kernel_probe::Granules::K16, "16k,"),
+            g(kernel_probe::Granules::K64, "64k,"),
+        );
+        let mixed = u8::from(t.mixed_endian);
+        pr_info!(
+            "kernel_probe: target endian={} mixed_endian={} granules={}{}{} page_size={}\n",
+            endian,
+            mixed,
+            g4,
+            g16,
+            g64,
+            t.page_size
+        );
         try_pin_init!(Self {
             dev <- ffi::OwnedMiscDevice::register(c"kernel-probe", module),
         })
@@ -133,9 +162,11 @@ struct Session {
 }
 
 // SAFETY: `Prober` is valid when zeroed (kernel-probe's documented and
-// Miri-tested contract); `[u8; N]`, `u64` and `bool` are; `ReportLine` is a
-// `heapless::String` (a length and an array of `MaybeUninit<u8>`), for which
-// zero is the empty string.
+// Miri-tested contract, for the exact miniz_oxide version it pins and whose
+// state's size it asserts at build time); `[u8; N]`, `u64` and `bool` are;
+// `ReportLine` is a `heapless::String` (a length and an array of
+// `MaybeUninit<u8>`), for which zero is the empty string (also Miri-tested,
+// heapless pinned, its size asserted).
 unsafe impl ffi::ZeroValid for Session {}
 
 #[pin_data]
@@ -244,7 +275,7 @@ impl Inner {
         if !s.started {
             s.prober.reset(ProbeOptions {
                 max_image_size: max_image_size(),
-                ..ProbeOptions::default()
+                target: ffi::kernel_target(),
             });
             s.started = true;
         }

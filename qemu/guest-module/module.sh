@@ -4,6 +4,7 @@
 #   KP-PAR <file> <json>           16 concurrent writers
 #   KP-SMALL <file> <json>         with max_image_size=16 MiB
 #   KP-TIME <file> <ms>            probe time in the guest (informational)
+#   KP-TARGET <module's line>      endianness, granules, page size it took from the kernel
 #   KP-CHECK <name> ok|fail ...    module life-cycle checks
 #   KP-KMEMLEAK <line>             /sys/kernel/debug/kmemleak after rmmod (debug kernels only)
 set -u
@@ -33,6 +34,8 @@ check insmod ok
 [ -c "$dev" ] && check device ok || check device fail
 dmesg | grep -q 'kernel_probe: /dev/kernel-probe, max_image_size=268435456' &&
   check param-default ok || check param-default fail
+# The rules the module took from this kernel (the host probes with the same).
+echo "KP-TARGET $(dmesg | grep -o 'kernel_probe: target .*' | head -n1)"
 
 # Every corpus case, with write sizes that cut headers and trailers anywhere.
 i=0

@@ -272,6 +272,15 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
         EINVAL,
         gz(&long, 6),
     );
+    // Page sizes: valid for a CPU with every granule (probe-run's default);
+    // a kernel on a CPU without the granule refuses them (image_load()'s
+    // system_supports_*kb_granule()), which the module's parity run checks.
+    for (name, bits) in [("page-size-16k.gz", 2u64), ("page-size-64k.gz", 3)] {
+        let mut pg = img.to_vec();
+        let flags = u64::from_le_bytes(pg[24..32].try_into().unwrap());
+        set_u64(&mut pg, 24, (flags & !0b110) | (bits << 1));
+        add(name, "header rule", OK, gz(&pg, 6));
+    }
     // sanity_check_segment_list(): the segment starts text_offset into a
     // page-aligned buffer, so an unaligned text_offset cannot be placed.
     let mut unaligned = img.to_vec();

@@ -42,6 +42,12 @@ pub struct ProbeRules {
     #[arg(long, value_enum, default_value_t = EndianArg::Little)]
     pub target_endian: EndianArg,
 
+    /// The target CPU runs both endiannesses (the kernel's
+    /// system_supports_mixed_endian()): an image of the other endianness is
+    /// accepted, as image_load() accepts it there.
+    #[arg(long)]
+    pub mixed_endian: bool,
+
     /// Page sizes the target CPU supports (comma-separated: 4k,16k,64k).
     #[arg(
         long,
@@ -184,6 +190,7 @@ impl ProbeRules {
             max_image_size: self.max_size,
             target: kernel_probe::Target {
                 endian: self.target_endian.into(),
+                mixed_endian: self.mixed_endian,
                 granules: self.granules(),
                 ..kernel_probe::Target::default()
             },
