@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every `unsafe` of the module, in one file: the kernel's `crc32_le` (not in
-//! the Rust bindings), the zeroed allocation of the prober, and a misc device
-//! registration whose `file_operations` name this module as their owner.
+//! the Rust bindings), the running kernel's image rules (target.c), the
+//! zeroed allocation of the prober, and a misc device registration whose
+//! `file_operations` name this module as their owner.
 //!
 //! Linux 7.2's `MiscDeviceRegistration` registers a `file_operations` table
 //! with `.owner` NULL, so an open file does not pin the module: `rmmod` while
@@ -12,6 +13,7 @@
 //! and `rmmod` is refused (EBUSY) until the last close.
 
 use core::marker::PhantomData;
+use core::mem::{align_of, size_of};
 use core::mem::MaybeUninit;
 
 use kernel::alloc::{AllocError, Flags};
@@ -25,6 +27,46 @@ extern "C" {
     /// `u32 crc32_le(u32 crc, const void *p, size_t len)`, lib/crc/crc32-main.c.
     #[link_name = "crc32_le"]
     fn raw_crc32_le(crc: u32, p: *const core::ffi::c_void, len: usize) -> u32;
+}
+
+extern "C" {
+    // target.c: the kernel's static inline <asm/cpufeature.h> helpers.
+    fn kp_system_supports_mixed_endian() -> bool;
+    fn kp_system_supports_4kb_granule() -> bool;
+    fn kp_system_supports_16kb_granule() -> bool;
+    fn kp_system_supports_64kb_granule() -> bool;
+}
+
+/// What this kernel's `image_load()` accepts (arch/arm64/kernel/kexec_image.c):
+/// its own endianness, or either when `system_supports_mixed_endian()`; the
+/// granules `system_supports_*kb_granule()` report; and `PAGE_SIZE`, to which
+/// kexec aligns the kernel segment.
+pub(crate) fn kernel_target() -> kernel_probe::Target {
+    use kernel_probe::{Endian, Granules, Target};
+    // SAFETY: the helpers take no arguments and only read the sanitised CPU
+    // feature registers, which are final once the module can be loaded.
+    let (mixed, g4, g16, g64) = unsafe {
+        (
+            kp_system_supports_mixed_endian(),
+            kp_system_supports_4kb_granule(),
+            kp_system_supports_16kb_granule(),
+            kp_system_supports_64kb_granule(),
+        )
+    };
+    let mut granules = Granules::empty();
+    granules.set(Granules::K4, g4);
+    granules.set(Granules::K16, g16);
+    granules.set(Granules::K64, g64);
+    Target {
+        endian: if cfg!(target_endian = "big") {
+            Endian::Big
+        } else {
+            Endian::Little
+        },
+        mixed_endian: mixed,
+        granules,
+        page_size: kernel::page::PAGE_SIZE as u64,
+    }
 }
 
 /// The kernel's CRC-32 (little-endian, no pre/post inversion).
@@ -113,6 +155,21 @@ unsafe impl<T: MiscDevice> Sync for OwnedMiscDevice<T> {}
 impl<T: MiscDevice> OwnedMiscDevice<T> {
     /// Register `/dev/<name>` with `module` as the owner of its operations.
     pub(crate) fn register(name: &'static CStr, module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // `misc_open()` hands the glue the address of our `misc` field as a
+        // `&MiscDeviceRegistration<T>`: that holds only while the kernel's
+        // type is a transparent wrapper of `struct miscdevice` and `misc` is
+        // our first field. A kernel that changes either fails to build here.
+        const {
+            assert!(
+                size_of::<kernel::miscdevice::MiscDeviceRegistration<T>>()
+                    == size_of::<Opaque<bindings::miscdevice>>()
+            );
+            assert!(
+                align_of::<kernel::miscdevice::MiscDeviceRegistration<T>>()
+                    == align_of::<Opaque<bindings::miscdevice>>()
+            );
+            assert!(core::mem::offset_of!(Self, misc) == 0);
+        }
         let init = move |slot: *mut Self| -> Result<(), Error> {
             let raw = MiscDeviceOptions { name }.into_raw::<T>();
             // SAFETY: `slot` is valid for writes (pin-init contract); we

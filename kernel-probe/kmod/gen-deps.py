@@ -48,6 +48,17 @@ for line in tree.splitlines():
     name, version = pkg.split()[:2]
     own_features[(name, version.lstrip("v"))] = sorted(f for f in feats.split(",") if f)
 
+# The kernel does not run build scripts. A crate with one is built only if it
+# is listed here with the reason its build script changes nothing for the
+# module's target (aarch64, no_std, the kernel's rustc flags); any other crate
+# with a build script stops the build, so a dependency bump that brings one in
+# is read before it is trusted.
+BUILD_RS_NOT_NEEDED = {
+    "heapless": "build.rs emits has_atomic_load_store only for targets without CAS "
+                "(armv4t/5te, thumbv4t/5te/6m, avr, bpf) and arm_llsc only for "
+                "non-aarch64 targets: nothing for aarch64",
+}
+
 order, seen = [], set()
 
 
@@ -69,7 +80,12 @@ for node_id in order:
     lib = lib_target(pkg)
     name = lib["name"].replace("-", "_")
     if any("custom-build" in t["kind"] for t in pkg["targets"]):
-        lines.append(f"# {name}: build.rs not run (it emits nothing for aarch64 targets)")
+        reason = BUILD_RS_NOT_NEEDED.get(pkg["name"])
+        if reason is None:
+            sys.exit(f"gen-deps.py: {pkg['name']} {pkg['version']} has a build script, which the "
+                     "kernel build does not run: read it, and add it to BUILD_RS_NOT_NEEDED "
+                     "with the reason it may be skipped (or vendor what it generates)")
+        lines.append(f"# {name}: build.rs not run: {reason}")
     names.append(name)
     features = own_features[(pkg["name"], pkg["version"])]
     cfgs = " ".join(f"--cfg 'feature=\"{f}\"'" for f in features)

@@ -139,7 +139,10 @@ enum Sink {
 /// variant 0 exists, a struct or `Option` of those, or miniz_oxide's
 /// `DecompressorOxide` (integers, arrays and a fieldless state enum whose
 /// first variant, `Start`, is 0). Keep it so when adding fields;
-/// `tests/zeroed.rs` checks it under Miri.
+/// `tests/zeroed.rs` checks it under Miri. miniz_oxide is pinned to the
+/// version that test checked (Cargo.toml), and the size of its state is
+/// asserted below, so a different layout stops the build instead of making a
+/// zeroed `Prober` undefined behaviour.
 #[derive(Clone)]
 pub struct Prober {
     inflater: DecompressorOxide,
@@ -173,6 +176,14 @@ pub struct Prober {
     error: Option<ProbeError>,
     finished: bool,
 }
+
+/// The zeroed-allocation contract was checked (Miri) for this layout of
+/// miniz_oxide 0.8.9's state; a change must be checked again.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(
+    core::mem::size_of::<DecompressorOxide>() == 10504
+        && core::mem::align_of::<DecompressorOxide>() == 8
+);
 
 impl Default for Prober {
     fn default() -> Self {

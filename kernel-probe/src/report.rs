@@ -565,6 +565,13 @@ fn json_str<W: Write>(w: &mut W, s: &str) -> fmt::Result {
 /// kernel module). 2 KiB holds every report with a path of up to ~1 KiB.
 pub type ReportLine = heapless::String<2048>;
 
+/// The kernel module allocates a `ReportLine` zeroed (the empty string for
+/// heapless 0.8.0: a zero length and uninitialised bytes); this is the layout
+/// that was checked, and heapless is pinned to it (Cargo.toml).
+#[cfg(target_pointer_width = "64")]
+const _: () =
+    assert!(core::mem::size_of::<ReportLine>() == 2056 && core::mem::align_of::<ReportLine>() == 8);
+
 impl Verdict {
     /// The JSON line plus a newline in a fixed buffer; `None` if `path` is
     /// too long to fit.

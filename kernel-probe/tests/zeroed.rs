@@ -28,3 +28,15 @@ fn zeroed_then_reset_is_a_new_prober() {
         fresh.reset(ProbeOptions::default());
     }
 }
+
+/// The module's report line is allocated zeroed too: all-zero bytes are the
+/// empty `heapless::String` (Miri checks the validity).
+#[test]
+fn zeroed_report_line_is_empty() {
+    // SAFETY: heapless 0.8.0's String is a length and an array of
+    // MaybeUninit<u8>: zero is the empty string. Miri checks it.
+    let mut line: Box<kernel_probe::ReportLine> = unsafe { Box::new_zeroed().assume_init() };
+    assert_eq!(line.as_str(), "");
+    line.push_str("ok").unwrap();
+    assert_eq!(line.as_str(), "ok");
+}
