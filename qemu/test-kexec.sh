@@ -72,7 +72,7 @@ for f in Image.gz vmlinuz.efi; do
   result $([[ $l == "KP-BASELINE $f EINVAL loaded=0" ]] && echo 1 || echo 0) "kexec_file_load of raw $f: EINVAL from the kernel ($l)"
 done
 l=$(line KP-NEGATIVE "$log")
-result $([[ $l == "KP-NEGATIVE exit=1 syscall=0 loaded=0" ]] && echo 1 || echo 0) "corrupt Image.gz refused before any system call, nothing loaded ($l)"
+result $([[ $l == "KP-NEGATIVE exit=1 refused=1 attempted=0 loaded=0" ]] && echo 1 || echo 0) "corrupt Image.gz refused before any system call, nothing loaded ($l)"
 l=$(line KP-CRASH-FIT "$log")
 result $([[ $l == "KP-CRASH-FIT exit=0 crash_loaded=1 crashkernel=${needed_mib}M" ]] && echo 1 || echo 0) "--crash loads with crashkernel=${needed_mib}M, the size the report names ($l)"
 

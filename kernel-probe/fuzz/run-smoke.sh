@@ -21,6 +21,13 @@ command -v cargo-fuzz >/dev/null 2>&1 || {
 (cd "$repo" && FUZZ_SEEDS_DIR="$here/corpus" \
     cargo test -q -p kernel-probe --test fuzz_seeds -- --ignored >/dev/null)
 
+for t in $targets; do
+    [ -n "$(ls -A "$here/corpus/$t" 2>/dev/null)" ] || {
+        echo "run-smoke.sh: no seeds were written for $t" >&2
+        exit 1
+    }
+done
+
 cd "$here"
 cargo "+$toolchain" fuzz build -O -s none
 status=0

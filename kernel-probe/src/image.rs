@@ -3,7 +3,6 @@
 //! apply to it.
 
 use bitflags::bitflags;
-use static_assertions::{const_assert, const_assert_eq};
 
 use crate::bytes;
 use crate::container::{ARM64_MAGIC, ARM64_MAGIC_OFFSET};
@@ -12,9 +11,9 @@ use crate::error::ProbeError;
 /// Size of the header every arm64 Image starts with.
 pub const ARM64_HEADER_LEN: usize = 64;
 
-/// The 64-byte header, field by field. All fields are little-endian on disk,
-/// whatever the kernel's endianness.
-#[repr(C)]
+/// The 64-byte header, field by field, as [`Self::parse`] reads it from
+/// booting.rst's offsets. All fields are little-endian on disk, whatever the
+/// kernel's endianness.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Arm64ImageHeader {
     /// First instruction (`MZ` + a NOP-like ccmp in EFI kernels).
@@ -38,19 +37,6 @@ pub struct Arm64ImageHeader {
     /// Offset of the PE header in EFI kernels.
     pub res5: u32,
 }
-
-// The typed view keeps booting.rst's layout: any drift fails the build.
-const_assert_eq!(core::mem::size_of::<Arm64ImageHeader>(), ARM64_HEADER_LEN);
-const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, text_offset), 0x08);
-const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, image_size), 0x10);
-const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, flags), 0x18);
-const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, res2), 0x20);
-const_assert_eq!(
-    core::mem::offset_of!(Arm64ImageHeader, magic),
-    ARM64_MAGIC_OFFSET
-);
-const_assert_eq!(core::mem::offset_of!(Arm64ImageHeader, res5), 0x3C);
-const_assert!(ARM64_MAGIC_OFFSET + 4 <= ARM64_HEADER_LEN);
 
 bitflags! {
     /// The header's `flags` word. Bits 1-2 are a field, see [`PageSize`].
@@ -176,7 +162,7 @@ impl Arm64ImageHeader {
             res2: u64_at(0x20),
             res3: u64_at(0x28),
             res4: u64_at(0x30),
-            magic: u32_at(0x38),
+            magic: u32_at(ARM64_MAGIC_OFFSET),
             res5: u32_at(0x3C),
         })
     }

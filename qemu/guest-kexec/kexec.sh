@@ -30,7 +30,9 @@ baseline)
   out=$(probe-run load --initrd "$initrd" --append "$second" /images/corrupt.gz 2>&1)
   rc=$?
   echo "$out" | sed 's/^/  | /'
-  echo "KP-NEGATIVE exit=$rc syscall=$(echo "$out" | grep -c 'kexec_file_load') loaded=$(loaded)"
+  # probe-run prints exactly one load line: "not attempted" when it refuses
+  # before the system call, "OK"/"FAILED" after one.
+  echo "KP-NEGATIVE exit=$rc refused=$(echo "$out" | grep -c '^load: not attempted: the image was rejected') attempted=$(echo "$out" | grep -c '^load: \(OK\|FAILED\)') loaded=$(loaded)"
   # The crash kernel with the reservation the report asked for.
   out=$(probe-run load --crash --initrd "$initrd" --append "$second" /images/Image.gz 2>&1)
   rc=$?
