@@ -44,6 +44,8 @@ suite clippy cargo clippy --workspace --all-targets -q -- -D warnings
 # The toolchain and arm64 multiarch first: the integration tests download
 # Debian's arm64 kernels and sign the project's own kernel when it is built.
 suite qemu-setup qemu/setup.sh
+# What the scripts resolve from Debian's moving archive exists today.
+suite archive tests/check-archive.sh
 suite build cargo build --release -q -p userspace-harness
 export PROBE_RUN=$KP_REPO/target/release/probe-run
 suite cargo-test cargo test --workspace -q
