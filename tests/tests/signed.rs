@@ -1,8 +1,9 @@
 //! Signed kernels: `probe-run --cert` against `sbverify --cert` in both
 //! directions on images signed in the test with `sbsign` (throw-away RSA,
-//! ECDSA P-256 and P-384 keys, a CA chain), Debian's signed kernel against
-//! the certificate embedded in its own PKCS#7, and the core's Authenticode
-//! digest against osslsigncode's.
+//! ECDSA P-256 and P-384 keys, CA chains, issuers that may not issue:
+//! cA=FALSE, keyUsage without keyCertSign, pathLenConstraint exceeded),
+//! Debian's signed kernel against the certificate embedded in its own
+//! PKCS#7, and the core's Authenticode digest against osslsigncode's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -268,6 +269,301 @@ fn sbsign_signatures_verify_like_sbverify() {
     // A file that is not a certificate is a usage error.
     let r = probe_json(["--cert".as_ref(), kernel.as_os_str(), gz.as_os_str()]);
     assert_eq!(r.code, 2);
+}
+
+/// A throw-away RSA key and a certificate for it issued by `ca` (the name
+/// of an earlier one in `dir`), with these extensions (openssl `-extfile`
+/// lines, e.g. `basicConstraints=critical,CA:FALSE`).
+fn issued(dir: &Path, name: &str, cn: &str, ca: &str, exts: &[&str]) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let pem = dir.join(format!("{name}.pem"));
+    std::fs::write(dir.join(format!("{name}.ext")), exts.join("\n") + "\n").unwrap();
+    sh(&format!(
+        "cd '{d}' && openssl req -newkey rsa:2048 -nodes -subj /CN={cn} -keyout '{k}' -out {name}.csr \
+         2>/dev/null && openssl x509 -req -in {name}.csr -CA {ca}.pem -CAkey {ca}.key \
+         -CAcreateserial -days 3650 -extfile {name}.ext -out '{p}' 2>/dev/null",
+        d = dir.display(),
+        k = key.display(),
+        p = pem.display()
+    ));
+    (key, pem)
+}
+
+/// A throw-away self-signed CA (RSA) named `name`: this basicConstraints
+/// (`critical,CA:TRUE[,pathlen:N]`) and a keyUsage with keyCertSign.
+fn make_ca(dir: &Path, name: &str, cn: &str, basic_constraints: &str) -> PathBuf {
+    let (_, pem) = self_signed(
+        dir,
+        name,
+        cn,
+        &format!(
+            "-newkey rsa:2048 -addext basicConstraints={basic_constraints} \
+             -addext keyUsage=critical,keyCertSign,cRLSign"
+        ),
+    );
+    pem
+}
+
+/// sbsign with the signer's certificate and `chain` embedded (--addcert).
+fn sbsign_chain(key: &Path, cert: &Path, chain: &[&Path], input: &Path, output: &Path) {
+    let add = output.with_extension("chain.pem");
+    let mut pems = Vec::new();
+    for c in chain {
+        pems.extend(std::fs::read(c).unwrap());
+    }
+    std::fs::write(&add, pems).unwrap();
+    sh(&format!(
+        "sbsign --key '{}' --cert '{}' --addcert '{}' --output '{}' '{}' 2>&1",
+        key.display(),
+        cert.display(),
+        add.display(),
+        output.display(),
+        input.display()
+    ));
+}
+
+/// `sbverify --verbose --cert`: (exit code, its output).
+fn sbverify_verbose(cert: &Path, image: &Path) -> (i32, String) {
+    let out = Command::new("sbverify")
+        .args(["--verbose", "--cert"])
+        .arg(cert)
+        .arg(image)
+        .output()
+        .expect("run sbverify");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The human report of `probe-run --cert CERT IMAGE`.
+fn probe_text(cert: &Path, image: &Path) -> String {
+    let out = Command::new(probe_run())
+        .arg("--cert")
+        .arg(cert)
+        .arg(image)
+        .output()
+        .expect("run probe-run");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const LEAF: &[&str] = &[
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=codeSigning",
+];
+const INTERMEDIATE: &[&str] = &[
+    "basicConstraints=critical,CA:TRUE",
+    "keyUsage=critical,keyCertSign,cRLSign",
+];
+
+/// CA -> leaf1 (cA=FALSE) -> leaf2: leaf1's key signed leaf2's certificate,
+/// leaf2's key signed the image, leaf1 is embedded as an intermediate.
+/// Trusting the CA must not make leaf1 a CA: OpenSSL (sbverify) says
+/// "invalid CA certificate", probe-run names the certificate and why.
+#[test]
+fn leaf_certificate_cannot_act_as_intermediate() {
+    for tool in ["openssl", "sbsign", "sbverify"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-leaf-as-ca");
+    let kernel = &debian_kernels()["unsigned"];
+    let ca = make_ca(&dir, "ca", "kernel-probe-test-ca", "critical,CA:TRUE");
+    let (leaf1_key, leaf1) = issued(
+        &dir,
+        "leaf1",
+        "kernel-probe-test-leaf1",
+        "ca",
+        &[
+            "basicConstraints=critical,CA:FALSE",
+            "keyUsage=critical,digitalSignature",
+        ],
+    );
+    let (leaf2_key, leaf2) = issued(&dir, "leaf2", "kernel-probe-test-leaf2", "leaf1", LEAF);
+    let signed = dir.join("leaf2-signed.Image");
+    sbsign_chain(&leaf2_key, &leaf2, &[&leaf1], kernel, &signed);
+
+    let (code, j) = probe_with(&[&ca], &signed);
+    let sig = &j["signature"];
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["ok"], true, "the probe verdict is unchanged");
+    assert_eq!(sig["verified"], false, "{sig}");
+    assert_eq!(sig["cert"], Value::Null);
+    assert_eq!(sig["signer"], "CN=kernel-probe-test-leaf2");
+    assert_eq!(sig["serial"], serial_of(&leaf2).as_str());
+    assert_eq!(
+        sig["error"],
+        "certificate CN=kernel-probe-test-leaf1 is not a CA (basicConstraints cA=FALSE) \
+         and cannot issue CN=kernel-probe-test-leaf2"
+    );
+    let text = probe_text(&ca, &signed);
+    assert!(
+        text.contains("NOT VERIFIED: certificate CN=kernel-probe-test-leaf1 is not a CA"),
+        "{text}"
+    );
+    let (code, out) = sbverify_verbose(&ca, &signed);
+    assert_ne!(code, 0, "sbverify accepts it:\n{out}");
+    assert!(out.contains("invalid CA certificate"), "{out}");
+
+    // Trusting leaf1 itself does not make it a CA either, for both.
+    let (code, j) = probe_with(&[&leaf1], &signed);
+    assert_eq!(code, 1, "{j}");
+    assert!(j["signature"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("(basicConstraints cA=FALSE) and cannot issue"));
+    assert_ne!(sbverify(&leaf1, &signed), 0);
+
+    // leaf1 signing the image itself, trusted through the CA: fine for both.
+    let direct = dir.join("leaf1-signed.Image");
+    sbsign(&leaf1_key, &leaf1, kernel, &direct);
+    let (code, j) = probe_with(&[&ca], &direct);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(j["signature"]["signer"], "CN=kernel-probe-test-leaf1");
+    assert_eq!(sbverify(&ca, &direct), 0);
+}
+
+/// CA -> intermediate (cA=TRUE, keyCertSign) -> leaf, the intermediate
+/// embedded: verifies with the CA, for both; and so does trusting the
+/// intermediate itself.
+#[test]
+fn ca_intermediate_leaf_chain_verifies() {
+    for tool in ["openssl", "sbsign", "sbverify"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-intermediate");
+    let kernel = &debian_kernels()["unsigned"];
+    let ca = make_ca(&dir, "ca", "kernel-probe-test-ca", "critical,CA:TRUE");
+    let (_, inter) = issued(
+        &dir,
+        "inter",
+        "kernel-probe-test-intermediate",
+        "ca",
+        INTERMEDIATE,
+    );
+    let (leaf_key, leaf) = issued(&dir, "leaf", "kernel-probe-test-leaf", "inter", LEAF);
+    let signed = dir.join("leaf-signed.Image");
+    sbsign_chain(&leaf_key, &leaf, &[&inter], kernel, &signed);
+
+    for trust in [&ca, &inter] {
+        let (code, j) = probe_with(&[trust], &signed);
+        let sig = &j["signature"];
+        assert_eq!(code, 0, "{j}");
+        assert_eq!(sig["verified"], true);
+        assert_eq!(sig["signer"], "CN=kernel-probe-test-leaf");
+        assert_eq!(sig["serial"], serial_of(&leaf).as_str());
+        assert_eq!(sig["cert"], trust.to_str().unwrap());
+        assert_eq!(sig["error"], Value::Null);
+        let (code, out) = sbverify_verbose(trust, &signed);
+        assert_eq!(code, 0, "sbverify refuses it:\n{out}");
+    }
+}
+
+/// The other checks OpenSSL makes on issuers, against sbverify: an
+/// intermediate whose keyUsage lacks keyCertSign, and a pathLenConstraint
+/// exceeded (on the trusted CA and on an intermediate).
+#[test]
+fn issuer_key_usage_and_path_len_like_sbverify() {
+    for tool in ["openssl", "sbsign", "sbverify"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-issuer-checks");
+    let kernel = &debian_kernels()["unsigned"];
+    let ca = make_ca(&dir, "ca", "kernel-probe-test-ca", "critical,CA:TRUE");
+    let ca0 = make_ca(
+        &dir,
+        "ca0",
+        "kernel-probe-test-ca0",
+        "critical,CA:TRUE,pathlen:0",
+    );
+
+    // CA -> intermediate (cA=TRUE, keyUsage digitalSignature) -> leaf.
+    let (_, noku) = issued(
+        &dir,
+        "noku",
+        "kernel-probe-test-noku",
+        "ca",
+        &[
+            "basicConstraints=critical,CA:TRUE",
+            "keyUsage=critical,digitalSignature",
+        ],
+    );
+    let (k, leaf) = issued(&dir, "noku-leaf", "kernel-probe-test-leaf", "noku", LEAF);
+    let signed = dir.join("noku.Image");
+    sbsign_chain(&k, &leaf, &[&noku], kernel, &signed);
+    let (code, j) = probe_with(&[&ca], &signed);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(
+        j["signature"]["error"],
+        "certificate CN=kernel-probe-test-noku cannot issue CN=kernel-probe-test-leaf: \
+         keyUsage lacks keyCertSign"
+    );
+    let (code, out) = sbverify_verbose(&ca, &signed);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("invalid CA certificate"), "{out}");
+
+    // ca0 (pathLenConstraint 0) -> intermediate -> leaf: one too many.
+    let (_, inter) = issued(
+        &dir,
+        "inter0",
+        "kernel-probe-test-intermediate",
+        "ca0",
+        INTERMEDIATE,
+    );
+    let (k, leaf) = issued(
+        &dir,
+        "inter0-leaf",
+        "kernel-probe-test-leaf",
+        "inter0",
+        LEAF,
+    );
+    let signed = dir.join("pathlen.Image");
+    sbsign_chain(&k, &leaf, &[&inter], kernel, &signed);
+    let (code, j) = probe_with(&[&ca0], &signed);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(
+        j["signature"]["error"],
+        format!(
+            "certificate CN=kernel-probe-test-ca0 (--cert {}) cannot issue \
+             CN=kernel-probe-test-intermediate: pathLenConstraint 0 exceeded \
+             (1 intermediate certificate below it)",
+            ca0.display()
+        )
+    );
+    let (code, out) = sbverify_verbose(&ca0, &signed);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("path length constraint exceeded"), "{out}");
+    // ca0 -> leaf directly: within the constraint, for both.
+    let (k, leaf) = issued(&dir, "ca0-leaf", "kernel-probe-test-leaf", "ca0", LEAF);
+    let signed = dir.join("pathlen-ok.Image");
+    sbsign(&k, &leaf, kernel, &signed);
+    assert_eq!(probe_with(&[&ca0], &signed).0, 0);
+    assert_eq!(sbverify(&ca0, &signed), 0);
+
+    // CA -> intermediate (pathLenConstraint 0) -> intermediate -> leaf.
+    let (_, i0) = issued(
+        &dir,
+        "i0",
+        "kernel-probe-test-i0",
+        "ca",
+        &[
+            "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    let (_, i1) = issued(&dir, "i1", "kernel-probe-test-i1", "i0", INTERMEDIATE);
+    let (k, leaf) = issued(&dir, "i1-leaf", "kernel-probe-test-leaf", "i1", LEAF);
+    let signed = dir.join("pathlen-intermediate.Image");
+    sbsign_chain(&k, &leaf, &[&i1, &i0], kernel, &signed);
+    let (code, j) = probe_with(&[&ca], &signed);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(
+        j["signature"]["error"],
+        "certificate CN=kernel-probe-test-i0 cannot issue CN=kernel-probe-test-i1: \
+         pathLenConstraint 0 exceeded (1 intermediate certificate below it)"
+    );
+    let (code, out) = sbverify_verbose(&ca, &signed);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("path length constraint exceeded"), "{out}");
 }
 
 #[test]
