@@ -75,6 +75,10 @@ pub enum ProbeError {
     InvalidState,
     /// The caller's maximum is smaller than the head the prober needs (4 KiB).
     BoundTooSmall,
+    /// Quick probe: the first 4 KiB of the image did not appear within
+    /// [`crate::QUICK_HEAD_INPUT`] bytes of gzip data (real kernels need
+    /// ~300); the quick probe gives up rather than inflate on.
+    QuickHeadTooDeep,
 }
 
 impl ProbeError {
@@ -106,7 +110,8 @@ impl ProbeError {
             | Self::BadPeHeader
             | Self::OutputTooSmall
             | Self::InvalidState
-            | Self::BoundTooSmall => EINVAL,
+            | Self::BoundTooSmall
+            | Self::QuickHeadTooDeep => EINVAL,
         }
     }
 
@@ -148,6 +153,9 @@ impl ProbeError {
             Self::OutputTooSmall => "output buffer is smaller than the prober asked for",
             Self::InvalidState => "prober used after it finished",
             Self::BoundTooSmall => "maximum image size is below 4 KiB",
+            Self::QuickHeadTooDeep => {
+                "quick probe: the image header is not within the first 32 KiB of gzip data"
+            }
         }
     }
 }

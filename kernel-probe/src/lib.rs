@@ -53,6 +53,7 @@ pub use error::ProbeError;
 pub use image::{Arm64ImageHeader, Endian, Granules, PageSize, Target};
 pub use prober::{
     probe, NoOutput, OutputBuffer, ProbeOptions, Prober, DEFAULT_MAX_IMAGE_SIZE, HEAD_LEN,
+    QUICK_HEAD_INPUT,
 };
 pub use quick::quick_probe;
 pub use report::{GzipInfo, Report, ReportLine, Verdict};
