@@ -7,6 +7,9 @@
 #   - 16 concurrent writers each get their own file's answer;
 #   - rmmod is refused while a file is open and works after close;
 #   - with max_image_size=16 MiB a 2 GiB bomb stops with EFBIG;
+#   - floods of empty deflate blocks (valid-flood-*.gz) are probed in bounded
+#     writes that yield between steps: no soft lockup (the debug kernel has the
+#     detector on);
 #   - the console shows no Oops, BUG, WARNING or panic.
 # Ends with "N passed, M failed"; exit 1 on any failure.
 #   KP_MODULE_TIMEOUT  guest time limit in seconds (default 1200; 2400 for debug)
@@ -187,13 +190,14 @@ if flavour == "debug":
     check(int(asan) > 0, "the module is KASAN-instrumented (%s __asan_* symbols)" % asan)
     for live in ("KernelAddressSanitizer initialized", "kmemleak: Kernel memory leak detector initialized"):
         check(live in console, "debug kernel: %r on the console" % live)
-    for name in ("kasan-live", "kmemleak-live", "lockdep-live", "kmemleak", "lockdep-active"):
+    for name in ("kasan-live", "kmemleak-live", "lockdep-live", "softlockup-live", "kmemleak", "lockdep-active"):
         check(re.search(r"^KP-CHECK %s ok" % name, console, re.M) is not None, "debug guest check %s ran and is ok" % name)
     for bad in ("BUG: KASAN", "unreferenced object", "suspected memory leak", "possible circular locking",
                 "possible recursive locking", "inconsistent lock state", "suspicious RCU usage",
                 "lock held when returning", "bad unlock balance", "sleeping function called from invalid context",
                 "list_add corruption", "list_del corruption", "DEBUG_LOCKS_WARN_ON", "VM_BUG_ON", "Unable to handle",
-                "turning off the locking correctness validator"):
+                "turning off the locking correctness validator", "soft lockup", "rcu_sched self-detected stall",
+                "rcu: INFO"):
         check(bad not in console, "debug kernel: console has no %r" % bad)
 times = [(m.group(1), int(m.group(2))) for m in re.finditer(r"^KP-TIME (\S+) (\d+)$", console, re.M)]
 if times:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every `unsafe` of the module, in one file: the kernel's `crc32_le` (not in
-//! the Rust bindings), the running kernel's image rules (target.c), the
+//! the Rust bindings), the running kernel's image rules and cond_resched
+//! (glue.c), the
 //! zeroed allocation of the prober, and a misc device registration whose
 //! `file_operations` name this module as their owner.
 //!
@@ -30,11 +31,21 @@ extern "C" {
 }
 
 extern "C" {
-    // target.c: the kernel's static inline <asm/cpufeature.h> helpers.
+    // glue.c: the kernel's static inline <asm/cpufeature.h> helpers and
+    // cond_resched().
     fn kp_system_supports_mixed_endian() -> bool;
     fn kp_system_supports_4kb_granule() -> bool;
     fn kp_system_supports_16kb_granule() -> bool;
     fn kp_system_supports_64kb_granule() -> bool;
+    fn kp_cond_resched();
+}
+
+/// Let the scheduler run something else if it wants to (`cond_resched()`):
+/// a long `write()` probes in steps and yields between them.
+pub(crate) fn cond_resched() {
+    // SAFETY: called from process context (a file write) with only a
+    // sleeping mutex held, where cond_resched() may sleep.
+    unsafe { kp_cond_resched() }
 }
 
 /// What this kernel's `image_load()` accepts (arch/arm64/kernel/kexec_image.c):

@@ -147,6 +147,11 @@ impl OutputBuffer for ImageBuf {
 /// buffered whole.
 const CHUNK: usize = 16 * 1024;
 
+/// Bytes taken by one `write()`: the rest is a short write. With the inflate
+/// cost bounded per input byte (the worst, a flood of empty dynamic deflate
+/// blocks, ~110 ns/byte natively), one call does a bounded amount of work.
+const WRITE_MAX: usize = 1 << 20;
+
 /// One open file's probe. Allocated zeroed in vmalloc memory (it is ~35 KB:
 /// the prober with its inflate state, the copy buffer and the report line).
 struct Session {
@@ -241,7 +246,14 @@ impl MiscDevice for ProbeFile {
         let Inner { session, image } = &mut *inner;
         let s = Inner::started(session);
         let mut copied = 0usize;
-        while !iov.is_empty() {
+        // At most WRITE_MAX bytes per write() (a short write; callers
+        // write the rest), yielding between chunks: whatever the input, one
+        // call holds the file's mutex for a bounded time and never hogs
+        // the CPU.
+        while !iov.is_empty() && copied < WRITE_MAX {
+            if copied > 0 {
+                ffi::cond_resched();
+            }
             let n = iov.copy_from_iter(&mut s.chunk);
             if n == 0 {
                 // A fault in the user buffer.

@@ -25,6 +25,7 @@ probe() {
 kml=/sys/kernel/debug/kmemleak
 if dmesg | grep -q 'KernelAddressSanitizer initialized'; then check kasan-live ok; fi
 if [ -e /proc/lockdep_stats ]; then check lockdep-live ok; fi
+if [ "$(cat /proc/sys/kernel/soft_watchdog 2>/dev/null)" = 1 ]; then check softlockup-live ok; fi
 if [ -e "$kml" ]; then
   echo scan >"$kml" && echo clear >"$kml" && check kmemleak-live ok || check kmemleak-live fail
 fi

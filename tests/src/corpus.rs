@@ -30,6 +30,84 @@ fn gz(data: &[u8], level: u32) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Kinds of empty deflate block for the floods.
+#[derive(Clone, Copy)]
+enum Empty {
+    /// BTYPE=01 and the end-of-block code: 10 bits.
+    Fixed,
+    /// BTYPE=10 with the smallest header (code-length codes for symbols 1
+    /// and 18, litlen = {256}, dist = {0}) and end of block: 90 bits.
+    Dynamic,
+}
+
+/// A gzip member whose deflate stream starts with `blocks` empty blocks of
+/// `kind`, then an empty stored block (to reach a byte boundary) and the
+/// deflate data of `data`: valid, and as costly per input byte as a decoder
+/// that rebuilds its tables per block makes it (issue 11 item 2).
+fn gz_flood(data: &[u8], kind: Empty, blocks: usize) -> Vec<u8> {
+    /// Deflate's bit order: values least significant bit first.
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+    impl Bits {
+        fn put(&mut self, v: u64, bits: u32) {
+            self.acc |= v << self.n;
+            self.n += bits;
+            while self.n >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.n -= 8;
+            }
+        }
+        fn align(&mut self) {
+            if self.n > 0 {
+                self.put(0, 8 - self.n);
+            }
+        }
+    }
+    let mut b = Bits {
+        out: vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3],
+        acc: 0,
+        n: 0,
+    };
+    for _ in 0..blocks {
+        match kind {
+            Empty::Fixed => {
+                b.put(0, 1);
+                b.put(1, 2);
+                b.put(0, 7); // end of block: fixed code 0000000
+            }
+            Empty::Dynamic => {
+                b.put(0, 1);
+                b.put(2, 2);
+                b.put(0, 5); // HLIT 257
+                b.put(0, 5); // HDIST 1
+                b.put(14, 4); // HCLEN 18
+                for s in [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1] {
+                    b.put(u64::from(s == 1 || s == 18), 3);
+                }
+                // Code-length code: symbol 1 is "0", 18 is "1" (one bit each).
+                b.put(1, 1); // 18: 11 + 127 zeros
+                b.put(127, 7);
+                b.put(1, 1); // 18: 11 + 107 zeros
+                b.put(107, 7);
+                b.put(0, 1); // litlen 256: length 1
+                b.put(0, 1); // dist 0: length 1
+                b.put(0, 1); // end of block
+            }
+        }
+    }
+    // Empty stored block: header, pad to the byte, LEN 0, NLEN 0xFFFF.
+    b.put(0, 3);
+    b.align();
+    b.out.extend([0, 0, 0xFF, 0xFF]);
+    let plain = gz(data, 6);
+    b.out.extend_from_slice(&plain[10..]); // its deflate data and trailer
+    b.out
+}
+
 /// A gzip member with every optional header field and a correct FHCRC.
 fn gz_all_fields(data: &[u8]) -> Vec<u8> {
     let plain = gz(data, 6);
@@ -131,6 +209,20 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
     let mut padded = good.clone();
     padded.extend([0u8; 4096]);
     add("valid-zero-padding.gz", "valid", OK, padded);
+    // Floods of empty deflate blocks before the image: valid, and linear in
+    // their size (10 MiB of fixed blocks, 1 MiB of dynamic ones).
+    add(
+        "valid-flood-fixed-blocks.gz",
+        "valid",
+        OK,
+        gz_flood(img, Empty::Fixed, 8 << 20),
+    );
+    add(
+        "valid-flood-dynamic-blocks.gz",
+        "valid",
+        OK,
+        gz_flood(img, Empty::Dynamic, (1 << 20) * 8 / 90),
+    );
     add(
         "valid-all-header-fields.gz",
         "valid",

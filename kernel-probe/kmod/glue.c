@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The running kernel's own image_load() rules (arch/arm64/kernel/kexec_image.c),
- * for the Rust side of kernel_probe: whether the CPU runs both endiannesses
- * and which translation granules it supports. The kernel's helpers are
- * static inline in <asm/cpufeature.h>, so Rust cannot call them directly.
+ * The C glue of kernel_probe: kernel helpers that are static inline or
+ * macros, which Rust cannot call directly.
+ *  - the running kernel's own image_load() rules (arch/arm64/kernel/kexec_image.c):
+ *    whether the CPU runs both endiannesses, which translation granules it
+ *    supports (<asm/cpufeature.h>);
+ *  - cond_resched(), between the steps of a long write.
  */
 #include <linux/types.h>
+#include <linux/sched.h>
 #include <asm/cpufeature.h>
 
 bool kp_system_supports_mixed_endian(void);
 bool kp_system_supports_4kb_granule(void);
 bool kp_system_supports_16kb_granule(void);
 bool kp_system_supports_64kb_granule(void);
+void kp_cond_resched(void);
 
 bool kp_system_supports_mixed_endian(void)
 {
@@ -31,4 +35,9 @@ bool kp_system_supports_16kb_granule(void)
 bool kp_system_supports_64kb_granule(void)
 {
 	return system_supports_64kb_granule();
+}
+
+void kp_cond_resched(void)
+{
+	cond_resched();
 }
