@@ -15,7 +15,7 @@
 //! kernel's lib/crypto in the module), like the CRC32.
 
 use crate::bytes;
-use crate::pe::{PeInfo, OPT, OPT_DATA_DIRECTORIES};
+use crate::pe::{PeHeaders, PeInfo, DIR_SECURITY};
 
 /// SHA-256 supplied by the caller.
 pub trait Sha256 {
@@ -140,13 +140,6 @@ impl AuthenticodeInfo {
     }
 }
 
-/// SizeOfOptionalHeader in the COFF header.
-const COFF_SIZE_OF_OPTIONAL_HEADER: usize = 4 + 16;
-/// NumberOfSections in the COFF header.
-const COFF_NUMBER_OF_SECTIONS: usize = 4 + 2;
-/// CheckSum in the PE32+ optional header.
-const OPT_CHECKSUM: usize = OPT + 64;
-const SECTION_HEADER_LEN: usize = 40;
 const MAX_SECTIONS: u16 = 96;
 
 /// Hash `image[start..start + len]`, refusing ranges outside it.
@@ -160,28 +153,14 @@ fn hash_range<H: Sha256>(
     Ok(())
 }
 
-/// (PointerToRawData, VirtualAddress, SizeOfRawData) of section `i`.
-fn section(image: &[u8], table: usize, i: u16) -> Result<(u32, u32, u32), DigestError> {
-    let at = usize::from(i)
-        .checked_mul(SECTION_HEADER_LEN)
-        .and_then(|o| o.checked_add(table))
-        .ok_or(DigestError::OutOfBounds)?;
-    let field =
-        |o: usize| bytes::u32_le(image, at.saturating_add(o)).ok_or(DigestError::OutOfBounds);
-    Ok((field(20)?, field(12)?, field(16)?))
-}
-
 /// The Authenticode SHA-256 of `image`, as verify_pefile.c computes it.
 pub fn digest<H: Sha256>(image: &[u8], pe: &PeInfo, h: &mut H) -> Result<[u8; 32], DigestError> {
     let oob = DigestError::OutOfBounds;
-    let pe_off = bytes::usize_sat(u64::from(pe.pe_offset));
-    let at = |o: usize| pe_off.checked_add(o).ok_or(oob);
-    let checksum = at(OPT_CHECKSUM)?;
-    let cert_dirent = at(OPT_DATA_DIRECTORIES + 8 * 4)?;
+    let pe_headers = PeHeaders::at(image, pe.pe_offset);
+    let checksum = pe_headers.checksum_offset().ok_or(oob)?;
+    let cert_dirent = pe_headers.data_directory_offset(DIR_SECURITY).ok_or(oob)?;
     let header_size = bytes::usize_sat(u64::from(pe.size_of_headers));
-    let n_sections = bytes::u16_le(image, at(COFF_NUMBER_OF_SECTIONS)?).ok_or(oob)?;
-    let opt_size = bytes::u16_le(image, at(COFF_SIZE_OF_OPTIONAL_HEADER)?).ok_or(oob)?;
-    let table = at(OPT)?.checked_add(usize::from(opt_size)).ok_or(oob)?;
+    let n_sections = pe_headers.number_of_sections().ok_or(oob)?;
     if n_sections > MAX_SECTIONS {
         return Err(DigestError::TooManySections);
     }
@@ -212,7 +191,7 @@ pub fn digest<H: Sha256>(image: &[u8], pe: &PeInfo, h: &mut H) -> Result<[u8; 32
     for _ in 0..n_sections {
         let mut next: Option<(u32, u32, u16, u32)> = None;
         for i in 0..n_sections {
-            let (raw, rva, size) = section(image, table, i)?;
+            let (raw, rva, size) = pe_headers.section(i).ok_or(oob)?;
             let key = (raw, rva, i);
             if last.is_some_and(|l| key <= l) {
                 continue;

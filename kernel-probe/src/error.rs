@@ -79,6 +79,10 @@ pub enum ProbeError {
     /// [`crate::QUICK_HEAD_INPUT`] bytes of gzip data (real kernels need
     /// ~300); the quick probe gives up rather than inflate on.
     QuickHeadTooDeep,
+    /// Quick probe: more than [`crate::QUICK_PADDING_SCAN`] bytes of zeros
+    /// end the input, so the gzip trailer is not where the quick probe looks;
+    /// it gives up rather than scan on.
+    QuickPaddingTooLong,
 }
 
 impl ProbeError {
@@ -111,7 +115,8 @@ impl ProbeError {
             | Self::OutputTooSmall
             | Self::InvalidState
             | Self::BoundTooSmall
-            | Self::QuickHeadTooDeep => EINVAL,
+            | Self::QuickHeadTooDeep
+            | Self::QuickPaddingTooLong => EINVAL,
         }
     }
 
@@ -156,19 +161,37 @@ impl ProbeError {
             Self::QuickHeadTooDeep => {
                 "quick probe: the image header is not within the first 32 KiB of gzip data"
             }
+            Self::QuickPaddingTooLong => {
+                "quick probe: more than 64 KiB of zero padding after the gzip data"
+            }
         }
     }
 }
 
-/// Names for the errno values this crate returns (and 0).
+/// The symbolic name of an errno, as `errno(1)` prints it, for every value a
+/// report can carry: this crate's own, and the ones probe-run meets reading
+/// files and calling kexec (Linux's asm-generic numbers, the same on arm64
+/// and x86-64). The one table of them in the project.
 pub const fn errno_name(errno: i32) -> &'static str {
     match errno {
         0 => "OK",
-        EINVAL => "EINVAL",
-        EBADMSG => "EBADMSG",
-        EFBIG => "EFBIG",
+        1 => "EPERM",
+        2 => "ENOENT",
+        5 => "EIO",
+        8 => "ENOEXEC",
         ENOMEM => "ENOMEM",
+        13 => "EACCES",
+        16 => "EBUSY",
+        19 => "ENODEV",
+        21 => "EISDIR",
+        EINVAL => "EINVAL",
+        EFBIG => "EFBIG",
+        38 => "ENOSYS",
+        61 => "ENODATA",
+        EBADMSG => "EBADMSG",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        126 => "ENOKEY",
+        129 => "EKEYREJECTED",
         _ => "E?",
     }
 }

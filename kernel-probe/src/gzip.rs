@@ -60,19 +60,9 @@ impl HeaderParser {
         }
     }
 
-    /// Has no byte been fed yet?
-    pub fn is_fresh(&self) -> bool {
-        self.len == 0
-    }
-
     /// The whole header has been consumed.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
-    }
-
-    /// The FLG byte (valid once the fixed part is parsed).
-    pub fn flags(&self) -> u8 {
-        self.flags
     }
 
     /// Consume header bytes from `input`; returns how many were header.

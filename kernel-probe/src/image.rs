@@ -255,6 +255,16 @@ impl Arm64ImageHeader {
     }
 }
 
+/// Check the header rules common to the full and the quick probe.
+pub(crate) fn header_of(image: &[u8], target: &Target) -> Result<Arm64ImageHeader, ProbeError> {
+    if image.len() < ARM64_HEADER_LEN {
+        return Err(ProbeError::ImageTooShort);
+    }
+    let h = Arm64ImageHeader::parse(image)?;
+    h.validate(target)?;
+    Ok(h)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -41,6 +41,7 @@ pub mod error;
 pub mod gzip;
 pub mod image;
 mod inflate;
+pub mod json;
 pub mod pe;
 mod prober;
 mod quick;
@@ -51,12 +52,13 @@ pub use container::{Compression, Format};
 pub use crc::{Crc32, TableCrc32};
 pub use error::ProbeError;
 pub use image::{Arm64ImageHeader, Endian, Granules, PageSize, Target};
+pub use json::ReportLine;
 pub use prober::{
     probe, NoOutput, OutputBuffer, ProbeOptions, Prober, DEFAULT_MAX_IMAGE_SIZE, HEAD_LEN,
     QUICK_HEAD_INPUT,
 };
-pub use quick::quick_probe;
-pub use report::{GzipInfo, Report, ReportLine, Verdict};
+pub use quick::{quick_probe, QUICK_PADDING_SCAN};
+pub use report::{GzipInfo, Report, Verdict};
 
 impl Prober {
     /// The verdict to print for `result`, with what the prober learned.

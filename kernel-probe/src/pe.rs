@@ -13,16 +13,128 @@ pub const PE32PLUS_MAGIC: u16 = 0x20B;
 /// quick probe (which only inflates the head) sees what the full probe sees.
 pub const PE_HEADER_WINDOW: usize = 4096;
 
+/// `e_lfanew`: where the DOS header keeps the PE header's offset.
 const DOS_LFANEW: usize = 0x3C;
-const COFF_MACHINE: usize = 4;
-const COFF_SIZE_OF_OPTIONAL_HEADER: usize = 4 + 16;
-pub(crate) const OPT: usize = 0x18;
-const OPT_SIZE_OF_HEADERS: usize = OPT + 60;
-const OPT_NUMBER_OF_RVA_AND_SIZES: usize = OPT + 108;
-pub(crate) const OPT_DATA_DIRECTORIES: usize = OPT + 112;
-const DIR_SECURITY: usize = 4;
-/// Bytes from the PE signature to the end of the certificate directory entry.
-const PE_HEADER_NEEDED: usize = OPT_DATA_DIRECTORIES + 8 * (DIR_SECURITY + 1);
+/// Data directory 4: the certificate table.
+pub(crate) const DIR_SECURITY: usize = 4;
+
+/// The PE/COFF headers of an image, read through named fields (in the spirit
+/// of the `object` crate's `read::pe`) rather than offset sums at each use:
+/// [`PeInfo::parse`] and the Authenticode digest read the same fields here.
+/// Offsets are from the PE signature (`PE\0\0`); every read is bounded.
+#[derive(Clone, Copy)]
+pub(crate) struct PeHeaders<'a> {
+    data: &'a [u8],
+    pe: usize,
+}
+
+impl<'a> PeHeaders<'a> {
+    /// COFF header: Machine, NumberOfSections, SizeOfOptionalHeader.
+    const MACHINE: usize = 4;
+    const NUMBER_OF_SECTIONS: usize = 4 + 2;
+    const SIZE_OF_OPTIONAL_HEADER: usize = 4 + 16;
+    /// The optional header (PE32+) and its fields.
+    const OPTIONAL: usize = 0x18;
+    const CHECKSUM: usize = Self::OPTIONAL + 64;
+    const SIZE_OF_HEADERS: usize = Self::OPTIONAL + 60;
+    const NUMBER_OF_RVA_AND_SIZES: usize = Self::OPTIONAL + 108;
+    const DATA_DIRECTORIES: usize = Self::OPTIONAL + 112;
+    /// Bytes from the PE signature to the end of the certificate directory
+    /// entry: what must lie inside [`PE_HEADER_WINDOW`].
+    pub(crate) const NEEDED: usize = Self::DATA_DIRECTORIES + 8 * (DIR_SECURITY + 1);
+    /// IMAGE_SECTION_HEADER.
+    const SECTION_HEADER_LEN: usize = 40;
+
+    /// The headers whose PE signature is at file offset `pe_offset`.
+    pub(crate) fn at(data: &'a [u8], pe_offset: u32) -> Self {
+        Self {
+            data,
+            pe: bytes::usize_sat(u64::from(pe_offset)),
+        }
+    }
+
+    /// File offset of a field.
+    fn offset(&self, field: usize) -> Option<usize> {
+        self.pe.checked_add(field)
+    }
+
+    fn u16_at(&self, field: usize) -> Option<u16> {
+        bytes::u16_le(self.data, self.offset(field)?)
+    }
+
+    fn u32_at(&self, field: usize) -> Option<u32> {
+        bytes::u32_le(self.data, self.offset(field)?)
+    }
+
+    /// The four signature bytes (`PE\0\0` when valid).
+    pub(crate) fn signature(&self) -> Option<&'a [u8]> {
+        bytes::range(self.data, self.pe, 4)
+    }
+
+    pub(crate) fn machine(&self) -> Option<u16> {
+        self.u16_at(Self::MACHINE)
+    }
+
+    pub(crate) fn number_of_sections(&self) -> Option<u16> {
+        self.u16_at(Self::NUMBER_OF_SECTIONS)
+    }
+
+    pub(crate) fn size_of_optional_header(&self) -> Option<u16> {
+        self.u16_at(Self::SIZE_OF_OPTIONAL_HEADER)
+    }
+
+    /// The optional header's Magic (PE32+: 0x20B).
+    pub(crate) fn optional_magic(&self) -> Option<u16> {
+        self.u16_at(Self::OPTIONAL)
+    }
+
+    pub(crate) fn size_of_headers(&self) -> Option<u32> {
+        self.u32_at(Self::SIZE_OF_HEADERS)
+    }
+
+    pub(crate) fn number_of_rva_and_sizes(&self) -> Option<u32> {
+        self.u32_at(Self::NUMBER_OF_RVA_AND_SIZES)
+    }
+
+    /// Does the optional header (by its size) hold data directory `i`?
+    pub(crate) fn optional_header_holds_directory(&self, i: usize) -> Option<bool> {
+        let len = usize::from(self.size_of_optional_header()?);
+        let end = i
+            .checked_add(1)?
+            .checked_mul(8)?
+            .checked_add(Self::DATA_DIRECTORIES - Self::OPTIONAL)?;
+        Some(len >= end)
+    }
+
+    /// Data directory `i`: (VirtualAddress, Size); for the certificate table
+    /// the first is a file offset.
+    pub(crate) fn data_directory(&self, i: usize) -> Option<(u32, u32)> {
+        let at = Self::DATA_DIRECTORIES.checked_add(i.checked_mul(8)?)?;
+        Some((self.u32_at(at)?, self.u32_at(at.checked_add(4)?)?))
+    }
+
+    /// File offset of the CheckSum field (the Authenticode hash skips it).
+    pub(crate) fn checksum_offset(&self) -> Option<usize> {
+        self.offset(Self::CHECKSUM)
+    }
+
+    /// File offset of data directory `i`'s entry (the hash skips entry 4).
+    pub(crate) fn data_directory_offset(&self, i: usize) -> Option<usize> {
+        self.offset(Self::DATA_DIRECTORIES.checked_add(i.checked_mul(8)?)?)
+    }
+
+    /// Section `i`'s (PointerToRawData, VirtualAddress, SizeOfRawData).
+    pub(crate) fn section(&self, i: u16) -> Option<(u32, u32, u32)> {
+        let table = self
+            .offset(Self::OPTIONAL)?
+            .checked_add(usize::from(self.size_of_optional_header()?))?;
+        let at = usize::from(i)
+            .checked_mul(Self::SECTION_HEADER_LEN)?
+            .checked_add(table)?;
+        let field = |o: usize| bytes::u32_le(self.data, at.checked_add(o)?);
+        Some((field(20)?, field(12)?, field(16)?))
+    }
+}
 
 /// WIN_CERTIFICATE revision 2.0 and type PKCS#7 SignedData.
 pub const WIN_CERT_REVISION_2_0: u16 = 0x0200;
@@ -148,28 +260,24 @@ impl PeInfo {
         }
         let pe_offset = bytes::u32_le(data, DOS_LFANEW).ok_or(bad)?;
         let pe = bytes::usize_sat(u64::from(pe_offset));
-        if pe < DOS_LFANEW + 4 || pe.saturating_add(PE_HEADER_NEEDED) > PE_HEADER_WINDOW {
+        if pe < DOS_LFANEW + 4 || pe.saturating_add(PeHeaders::NEEDED) > PE_HEADER_WINDOW {
             return Err(bad);
         }
-        if bytes::range(data, pe, 4) != Some(b"PE\0\0") {
+        let h = PeHeaders::at(data, pe_offset);
+        if h.signature() != Some(b"PE\0\0") {
             return Err(bad);
         }
-        let at16 = |o: usize| bytes::u16_le(data, pe.saturating_add(o)).ok_or(bad);
-        let at32 = |o: usize| bytes::u32_le(data, pe.saturating_add(o)).ok_or(bad);
-        let machine = at16(COFF_MACHINE)?;
-        if machine != MACHINE_ARM64 || at16(OPT)? != PE32PLUS_MAGIC {
+        let machine = h.machine().ok_or(bad)?;
+        if machine != MACHINE_ARM64 || h.optional_magic().ok_or(bad)? != PE32PLUS_MAGIC {
             return Err(bad);
         }
-        let size_of_headers = at32(OPT_SIZE_OF_HEADERS)?;
-        let opt_len = usize::from(at16(COFF_SIZE_OF_OPTIONAL_HEADER)?);
-        let dirs = at32(OPT_NUMBER_OF_RVA_AND_SIZES)?;
+        let size_of_headers = h.size_of_headers().ok_or(bad)?;
         // The security directory exists only if both the count and the
         // optional header's size say so.
-        let has_dir = dirs > DIR_SECURITY as u32
-            && opt_len >= OPT_DATA_DIRECTORIES - OPT + 8 * (DIR_SECURITY + 1);
+        let has_dir = h.number_of_rva_and_sizes().ok_or(bad)? > DIR_SECURITY as u32
+            && h.optional_header_holds_directory(DIR_SECURITY).ok_or(bad)?;
         let cert = if has_dir {
-            let offset = at32(OPT_DATA_DIRECTORIES + 8 * DIR_SECURITY)?;
-            let size = at32(OPT_DATA_DIRECTORIES + 8 * DIR_SECURITY + 4)?;
+            let (offset, size) = h.data_directory(DIR_SECURITY).ok_or(bad)?;
             (offset != 0 || size != 0).then(|| CertTable {
                 offset,
                 size,
@@ -243,13 +351,12 @@ pub(crate) mod tests {
         d[pe..pe + 4].copy_from_slice(b"PE\0\0");
         d[pe + 4..pe + 6].copy_from_slice(&MACHINE_ARM64.to_le_bytes());
         d[pe + 20..pe + 22].copy_from_slice(&240u16.to_le_bytes());
-        d[pe + OPT..pe + OPT + 2].copy_from_slice(&PE32PLUS_MAGIC.to_le_bytes());
-        d[pe + OPT_SIZE_OF_HEADERS..pe + OPT_SIZE_OF_HEADERS + 4]
-            .copy_from_slice(&0x1000u32.to_le_bytes());
-        d[pe + OPT_NUMBER_OF_RVA_AND_SIZES..pe + OPT_NUMBER_OF_RVA_AND_SIZES + 4]
-            .copy_from_slice(&16u32.to_le_bytes());
+        // Written from the PE/COFF spec's offsets, not PeHeaders' own.
+        d[pe + 0x18..pe + 0x1A].copy_from_slice(&PE32PLUS_MAGIC.to_le_bytes());
+        d[pe + 0x54..pe + 0x58].copy_from_slice(&0x1000u32.to_le_bytes()); // SizeOfHeaders
+        d[pe + 0x84..pe + 0x88].copy_from_slice(&16u32.to_le_bytes()); // NumberOfRvaAndSizes
         if let Some((off, size)) = cert {
-            let dir = pe + OPT_DATA_DIRECTORIES + 8 * DIR_SECURITY;
+            let dir = pe + 0x88 + 8 * 4; // data directory 4
             d[dir..dir + 4].copy_from_slice(&off.to_le_bytes());
             d[dir + 4..dir + 8].copy_from_slice(&size.to_le_bytes());
             let o = off as usize;

@@ -15,7 +15,7 @@ use crate::container::{sniff, Format, Sniffed, GZIP_MAGIC, SNIFF_LEN};
 use crate::crc::Crc32;
 use crate::error::ProbeError;
 use crate::gzip::{HeaderParser, Trailer, TRAILER_LEN};
-use crate::image::{Arm64ImageHeader, Target, ARM64_HEADER_LEN};
+use crate::image::{Arm64ImageHeader, Target};
 use crate::inflate::{self, Status};
 use crate::pe::PE_HEADER_WINDOW;
 use crate::report::{GzipInfo, Report};
@@ -276,11 +276,6 @@ impl Prober {
     /// Input bytes consumed so far.
     pub fn input_size(&self) -> u64 {
         self.input_pos
-    }
-
-    /// Decompressed bytes produced so far.
-    pub fn image_len(&self) -> usize {
-        self.out_pos
     }
 
     /// The first error, if the probe has failed.
@@ -802,14 +797,4 @@ pub fn probe<'a, O: OutputBuffer, C: Crc32>(
     prober.write(input, out, crc)?;
     let report = prober.finish(out)?;
     Ok((report, prober.image(out)))
-}
-
-/// Check the header rules common to the full and the quick probe.
-pub(crate) fn header_of(image: &[u8], target: &Target) -> Result<Arm64ImageHeader, ProbeError> {
-    if image.len() < ARM64_HEADER_LEN {
-        return Err(ProbeError::ImageTooShort);
-    }
-    let h = Arm64ImageHeader::parse(image)?;
-    h.validate(target)?;
-    Ok(h)
 }

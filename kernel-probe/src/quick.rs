@@ -1,6 +1,10 @@
 //! The quick probe: answer from the headers alone. It inflates only the
-//! head of the image (the arm64 and PE headers, 4 KiB) and reads the size
-//! the gzip trailer claims, so its cost does not grow with the file.
+//! head of the image (the arm64 and PE headers, 4 KiB) and reads the last
+//! gzip member's trailer. Its cost is bounded whatever the file: the head
+//! must appear within [`crate::QUICK_HEAD_INPUT`] bytes of gzip data (a run
+//! of empty deflate blocks in front of it is EINVAL, not a long inflate), and
+//! finding the trailer scans back over at most [`QUICK_PADDING_SCAN`] bytes
+//! of zero padding.
 
 use crate::bytes;
 use crate::container::{sniff, Format, Sniffed, SNIFF_LEN};
@@ -61,9 +65,8 @@ fn quick_compressed<C: Crc32>(
         None => input,
     };
     let header = prober.head();
-    let seg =
-        crate::prober::header_of(header, &opts.target)?.max_file_len(opts.target.page_size)?;
-    let (crc32, isize) = claimed_trailer(gz, seg).ok_or(ProbeError::Truncated)?;
+    let seg = crate::image::header_of(header, &opts.target)?.max_file_len(opts.target.page_size)?;
+    let (crc32, isize) = claimed_trailer(gz, seg)?;
     let gzip = Some(GzipInfo {
         members: 0,
         crc32,
@@ -89,11 +92,14 @@ fn quick_compressed<C: Crc32>(
 /// high bytes may be zero, so the trailer ends 0-3 bytes after the last
 /// nonzero byte: prefer the end of the data, else the largest ISIZE that
 /// fits the kernel segment.
-fn claimed_trailer(gz: &[u8], seg: u64) -> Option<(u32, u32)> {
-    let end = gz
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |i| i.saturating_add(1));
+fn claimed_trailer(gz: &[u8], seg: u64) -> Result<(u32, u32), ProbeError> {
+    // Zero padding is looked through for QUICK_PADDING_SCAN bytes at most.
+    let from = gz.len().saturating_sub(QUICK_PADDING_SCAN);
+    let end = match gz.get(from..).and_then(|t| t.iter().rposition(|&b| b != 0)) {
+        Some(i) => from.saturating_add(i).saturating_add(1),
+        None if from > 0 => return Err(ProbeError::QuickPaddingTooLong),
+        None => 0,
+    };
     let at = |trailer_end: usize| {
         let start = trailer_end.checked_sub(8)?;
         Some((
@@ -102,12 +108,19 @@ fn claimed_trailer(gz: &[u8], seg: u64) -> Option<(u32, u32)> {
         ))
     };
     // end <= gz.len() (it is a position in gz plus one).
-    if gz.len().saturating_sub(end) <= 3 {
-        return at(gz.len());
-    }
-    (end..=end.saturating_add(3))
-        .filter_map(at)
-        .filter(|&(_, isize)| u64::from(isize) <= seg)
-        .max_by_key(|&(_, isize)| isize)
-        .or_else(|| at(end))
+    let found = if gz.len().saturating_sub(end) <= 3 {
+        at(gz.len())
+    } else {
+        (end..=end.saturating_add(3))
+            .filter_map(at)
+            .filter(|&(_, isize)| u64::from(isize) <= seg)
+            .max_by_key(|&(_, isize)| isize)
+            .or_else(|| at(end))
+    };
+    found.ok_or(ProbeError::Truncated)
 }
+
+/// Zero padding after the gzip data that the quick probe looks through for
+/// the trailer (zboot payloads have none, tools that pad to a block use a
+/// few KiB at most); more is [`ProbeError::QuickPaddingTooLong`].
+pub const QUICK_PADDING_SCAN: usize = 64 << 10;

@@ -399,8 +399,18 @@ fn json_line_round_trip_fields() {
     assert!(line.starts_with("{\"path\":\"dir/Image.gz\",\"ok\":true,\"errno\":0,\"errno_name\":\"OK\",\"error\":null,\"format\":\"gzip\""));
     assert!(line.contains("\"image_bytes\":70000"));
     assert!(line.contains("\"page_size\":4096"));
-    let mut text = String::new();
-    v.write_text(&mut text, "Image.gz").unwrap();
-    assert!(text.contains("OK: arm64 Image, gzip-compressed"));
-    assert!(text.contains("4K pages"));
+    // The whole line, byte for byte: every key, its order and its value.
+    let expected = format!(
+        "{{\"path\":\"dir/Image.gz\",\"ok\":true,\"errno\":0,\"errno_name\":\"OK\",\"error\":null,\
+         \"format\":\"gzip\",\"input_size\":{},\"image_bytes\":70000,\"header\":{{\"text_offset\":0,\
+         \"image_size\":131072,\"flags\":10,\"big_endian\":false,\"page_size\":4096,\
+         \"phys_placement_anywhere\":true,\"reserved_nonzero\":false,\"exceeds_image_size\":false}},\
+         \"pe\":{{\"machine\":43620,\"signed\":false,\"signature_size\":0,\"cert_offset\":null,\
+         \"cert_checked\":false,\"cert_problem\":null,\"trailing_bytes\":0}},\"gzip\":{{\"members\":1,\
+         \"crc32\":{},\"isize\":70000}},\"zboot\":null,\"authenticode\":null,\"kdump_bytes_needed\":2097152,\
+         \"crashkernel_min\":4194304,\"quick\":false}}\n",
+        gz.len(),
+        crc32fast::hash(&img)
+    );
+    assert_eq!(line.as_str(), expected);
 }

@@ -353,3 +353,22 @@ fn quick_probe_gives_up_when_the_head_is_deep() {
     assert_eq!(quick(&after), Ok(img.len() as u64));
     assert!(oneshot(&after, opts()).0.result.is_ok());
 }
+
+/// Issue 11 item 2, quick probe: zero padding is looked through for
+/// QUICK_PADDING_SCAN bytes at most, so a file that ends in gigabytes of
+/// zeros (sparse, say) does not make the quick probe scan them all.
+#[test]
+fn quick_probe_looks_through_bounded_padding() {
+    let img = kernel(9000);
+    let mut gz = gzip(&img, 6);
+    let quick = |gz: &[u8]| {
+        let mut p = Box::new(kernel_probe::Prober::new(opts()));
+        kernel_probe::quick_probe(&mut p, gz, &mut Crc).map(|r| r.gzip.map(|g| g.isize))
+    };
+    gz.resize(gz.len() + kernel_probe::QUICK_PADDING_SCAN - 8, 0);
+    assert_eq!(quick(&gz), Ok(Some(img.len() as u32)));
+    gz.resize(gz.len() + (1 << 20), 0);
+    assert_eq!(quick(&gz), Err(ProbeError::QuickPaddingTooLong));
+    // The full probe reads all of it.
+    assert!(oneshot(&gz, opts()).0.result.is_ok());
+}

@@ -38,13 +38,14 @@ dmesg | grep -q 'kernel_probe: /dev/kernel-probe, max_image_size=268435456' &&
 # The rules the module took from this kernel (the host probes with the same).
 echo "KP-TARGET $(dmesg | grep -o 'kernel_probe: target .*' | head -n1)"
 
-# Every corpus case, with write sizes that cut headers and trailers anywhere.
+# Every corpus case, with write sizes that cut headers and trailers anywhere;
+# 4 MiB writes are taken 1 MiB at a time (short writes dd completes).
 i=0
-for bs in 1000000 4093 65536 511 131072; do eval "bs$i=$bs"; i=$((i + 1)); done
+for bs in 1000000 4093 65536 511 131072 4194304; do eval "bs$i=$bs"; i=$((i + 1)); done
 n=0
 while IFS="$(printf '\t')" read -r file errno class; do
   case $file in '#'*|'') continue ;; esac
-  eval "bs=\$bs$((n % 5))"
+  eval "bs=\$bs$((n % 6))"
   n=$((n + 1))
   t0=$(ms)
   line=$(probe "/corpus/$file" "$bs")

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use kernel_probe::error::errno_name;
 use kernel_probe::report::crashkernel_arg;
 use kernel_probe::{Format, OutputBuffer, ProbeError, Prober, Report};
 use memmap2::{MmapMut, MmapOptions};
@@ -113,29 +114,6 @@ pub fn explain(errno: i32, crash: bool, needed: Option<u64>) -> String {
         libc::ENOSYS => "this kernel has no kexec_file_load (CONFIG_KEXEC_FILE)".into(),
         libc::ENOMEM => "the kernel could not allocate memory for the segments".into(),
         _ => "kexec_file_load failed".into(),
-    }
-}
-
-/// errno names kexec_file_load can return.
-pub fn errno_name(errno: i32) -> &'static str {
-    match errno {
-        0 => "OK",
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINVAL => "EINVAL",
-        libc::ENOMEM => "ENOMEM",
-        libc::EBUSY => "EBUSY",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::ENOSYS => "ENOSYS",
-        libc::EBADMSG => "EBADMSG",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::EKEYREJECTED => "EKEYREJECTED",
-        libc::ENODATA => "ENODATA",
-        libc::ENOKEY => "ENOKEY",
-        libc::EFBIG => "EFBIG",
-        libc::EACCES => "EACCES",
-        libc::EISDIR => "EISDIR",
-        _ => "E?",
     }
 }
 
@@ -336,21 +314,7 @@ pub fn run(args: &LoadArgs) -> u8 {
     verdict.initrd_size = initrd_len;
     verdict.authenticode = authenticode;
     let shown = image_path.to_string_lossy();
-    let mut text = String::new();
-    if args.probe_json {
-        let _ = verdict.write_json(&mut text, Some(&shown));
-        verify::splice_json_key(
-            &mut text,
-            "signature",
-            &signature.as_ref().map_or("null".into(), Signature::json),
-        );
-        text.push('\n');
-    } else {
-        let _ = verdict.write_text(&mut text, &shown);
-        if let Some(s) = &signature {
-            text.push_str(&s.text());
-        }
-    }
+    let text = crate::report::render(&verdict, signature.as_ref(), &shown, args.probe_json);
     print!("{text}");
     let report: Report = match verdict.result {
         Ok(r) => r,

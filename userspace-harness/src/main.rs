@@ -6,8 +6,8 @@ mod atomic;
 mod buffer;
 mod cli;
 mod crc;
-mod errno;
 mod load;
+mod report;
 mod sigbus;
 mod verify;
 
@@ -107,18 +107,14 @@ fn run_probe(args: &ProbeArgs) -> u8 {
                 if v.result.is_err() || sig.as_ref().is_some_and(Signature::is_failure) {
                     status = status.max(EXIT_REJECTED);
                 }
-                render(v, sig.as_ref(), &shown, args.json)
+                report::render(v, sig.as_ref(), &shown, args.json)
             }
             Outcome::Io { error, verdict } => {
                 status = EXIT_USAGE_OR_IO;
                 eprintln!("probe-run: {shown}: {error}");
                 match verdict {
-                    Some(v) => render(v, None, &shown, args.json),
-                    None if args.json => {
-                        let mut line = errno::io_error_json(&shown, error);
-                        verify::splice_json_key(&mut line, "signature", "null");
-                        line
-                    }
+                    Some(v) => report::render(v, None, &shown, args.json),
+                    None if args.json => report::io_error_json(&shown, error),
                     None => String::new(),
                 }
             }
@@ -131,28 +127,6 @@ fn run_probe(args: &ProbeArgs) -> u8 {
         return EXIT_USAGE_OR_IO;
     }
     status
-}
-
-/// The report for one image: the core's JSON line (with probe-run's
-/// `signature` key spliced in at its end) or its human lines.
-fn render(v: &Verdict, sig: Option<&Signature>, path: &str, json: bool) -> String {
-    let mut s = String::new();
-    if json {
-        // Writing into a String cannot fail.
-        let _ = v.write_json(&mut s, Some(path));
-        verify::splice_json_key(
-            &mut s,
-            "signature",
-            &sig.map_or("null".into(), Signature::json),
-        );
-        s.push('\n');
-    } else {
-        let _ = v.write_text(&mut s, path);
-        if let Some(sig) = sig {
-            s.push_str(&sig.text());
-        }
-    }
-    s
 }
 
 /// Probe every image, several at once when there are several.

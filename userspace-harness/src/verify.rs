@@ -461,31 +461,12 @@ impl Signature {
     }
 }
 
-/// Insert `,"key":value` before the closing `}` of a JSON object line (the
-/// core writes the line; probe-run's own keys go at its end).
-pub fn splice_json_key(line: &mut String, key: &str, value_json: &str) {
-    let trimmed = line.trim_end().len();
-    if let Some(close) = line[..trimmed].rfind('}') {
-        line.insert_str(close, &format!(",\"{key}\":{value_json}"));
-    }
-}
-
 fn json_opt(s: &mut String, v: Option<&str>) {
     match v {
         None => s.push_str("null"),
+        // Writing into a String cannot fail.
         Some(v) => {
-            s.push('"');
-            for c in v.chars() {
-                match c {
-                    '"' => s.push_str("\\\""),
-                    '\\' => s.push_str("\\\\"),
-                    c if (c as u32) < 0x20 => {
-                        let _ = write!(s, "\\u{:04x}", c as u32);
-                    }
-                    c => s.push(c),
-                }
-            }
-            s.push('"');
+            let _ = kernel_probe::json::write_str(s, v);
         }
     }
 }
@@ -1083,13 +1064,6 @@ fn check_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splice() {
-        let mut l = String::from("{\"a\":1,\"b\":{\"c\":null}}\n");
-        splice_json_key(&mut l, "signature", "null");
-        assert_eq!(l, "{\"a\":1,\"b\":{\"c\":null},\"signature\":null}\n");
-    }
 
     #[test]
     fn serials() {

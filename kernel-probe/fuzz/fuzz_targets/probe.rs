@@ -22,8 +22,6 @@ fuzz_target!(|data: &[u8]| {
         .json_line(Some("fuzz"))
         .expect("a report line always fits");
     assert!(line.starts_with('{') && line.ends_with("}\n"));
-    let mut text = String::new();
-    v.write_text(&mut text, "fuzz").unwrap();
     let mut p = Box::new(Prober::new(opts()));
     let q = quick_probe(&mut p, data, &mut Crc);
     if let (Ok(full), Ok(quick)) = (&v.result, &q) {

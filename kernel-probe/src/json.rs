@@ -1,0 +1,395 @@
+//! The JSON report line both probe-run and the kernel module print: one
+//! object per image, the same keys in the same order everywhere ([`Key`]),
+//! `null` where a key does not apply. Callers may append keys of their own
+//! (probe-run's `signature`), and write the same line for an input that could
+//! not be read at all ([`Line::Unread`]), so the key list exists once.
+
+use core::fmt::{self, Write};
+
+use crate::authenticode::{AuthenticodeInfo, SignedDigestError};
+use crate::error::errno_name;
+use crate::pe::CertCheck;
+use crate::report::{Report, Verdict};
+
+/// The keys of a line, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Key {
+    Path,
+    Ok,
+    Errno,
+    ErrnoName,
+    Error,
+    Format,
+    InputSize,
+    ImageBytes,
+    Header,
+    Pe,
+    Gzip,
+    Zboot,
+    Authenticode,
+    KdumpBytesNeeded,
+    CrashkernelMin,
+    Quick,
+}
+
+impl Key {
+    /// Every key, in the order a line has them.
+    pub const ALL: [Key; 16] = [
+        Key::Path,
+        Key::Ok,
+        Key::Errno,
+        Key::ErrnoName,
+        Key::Error,
+        Key::Format,
+        Key::InputSize,
+        Key::ImageBytes,
+        Key::Header,
+        Key::Pe,
+        Key::Gzip,
+        Key::Zboot,
+        Key::Authenticode,
+        Key::KdumpBytesNeeded,
+        Key::CrashkernelMin,
+        Key::Quick,
+    ];
+
+    /// The key as it appears in the line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Key::Path => "path",
+            Key::Ok => "ok",
+            Key::Errno => "errno",
+            Key::ErrnoName => "errno_name",
+            Key::Error => "error",
+            Key::Format => "format",
+            Key::InputSize => "input_size",
+            Key::ImageBytes => "image_bytes",
+            Key::Header => "header",
+            Key::Pe => "pe",
+            Key::Gzip => "gzip",
+            Key::Zboot => "zboot",
+            Key::Authenticode => "authenticode",
+            Key::KdumpBytesNeeded => "kdump_bytes_needed",
+            Key::CrashkernelMin => "crashkernel_min",
+            Key::Quick => "quick",
+        }
+    }
+}
+
+/// What one line reports.
+#[derive(Clone, Copy, Debug)]
+pub enum Line<'a> {
+    /// The verdict of a probe.
+    Verdict(&'a Verdict),
+    /// No verdict: the input could not be read (an OS errno and why).
+    Unread {
+        /// The errno.
+        errno: i32,
+        /// What failed.
+        message: &'a str,
+    },
+}
+
+/// One JSON object on one line (no newline). `path` is the name to report
+/// (`null` when absent); `extra` are the caller's own keys with their values
+/// as JSON text, written after the core's.
+pub fn write_line<W: Write>(
+    w: &mut W,
+    path: Option<&str>,
+    line: Line<'_>,
+    extra: &[(&str, &str)],
+) -> fmt::Result {
+    let verdict = match line {
+        Line::Verdict(v) => Some(v),
+        Line::Unread { .. } => None,
+    };
+    let report = verdict.and_then(|v| v.result.as_ref().ok());
+    let errno = match line {
+        Line::Verdict(v) => v.errno(),
+        Line::Unread { errno, .. } => errno,
+    };
+    for (i, key) in Key::ALL.iter().enumerate() {
+        w.write_str(if i == 0 { "{\"" } else { ",\"" })?;
+        w.write_str(key.name())?;
+        w.write_str("\":")?;
+        match (key, report) {
+            (Key::Path, _) => opt_str(w, path)?,
+            (Key::Ok, _) => write!(w, "{}", errno == 0)?,
+            (Key::Errno, _) => write!(w, "{errno}")?,
+            (Key::ErrnoName, _) => write!(w, "\"{}\"", errno_name(errno))?,
+            (Key::Error, _) => match line {
+                Line::Unread { message, .. } => write_str(w, message)?,
+                Line::Verdict(v) => opt_str(w, v.result.as_ref().err().map(|e| e.message()))?,
+            },
+            (Key::Format, _) => match verdict.and_then(|v| v.format) {
+                Some(f) => write!(w, "\"{}\"", f.name())?,
+                None => w.write_str("null")?,
+            },
+            (Key::InputSize, _) => match verdict {
+                Some(v) => write!(w, "{}", v.input_size)?,
+                None => w.write_str("null")?,
+            },
+            (_, None) => w.write_str("null")?,
+            (_, Some(r)) => report_value(w, *key, r, verdict)?,
+        }
+    }
+    for (key, value) in extra {
+        w.write_str(",")?;
+        write_str(w, key)?;
+        w.write_str(":")?;
+        w.write_str(value)?;
+    }
+    w.write_str("}")
+}
+
+/// The value of a key that only a valid image has.
+fn report_value<W: Write>(w: &mut W, key: Key, r: &Report, v: Option<&Verdict>) -> fmt::Result {
+    let h = &r.header;
+    match key {
+        // The quick probe does not know the image's length: the last gzip
+        // member's trailer (in "gzip") is only what one member claims.
+        Key::ImageBytes if r.quick => w.write_str("null"),
+        Key::ImageBytes => write!(w, "{}", r.image_bytes),
+        Key::Header => {
+            write!(
+                w,
+                "{{\"text_offset\":{},\"image_size\":{},\"flags\":{},\"big_endian\":{},\"page_size\":",
+                h.text_offset,
+                h.image_size,
+                h.flags,
+                h.big_endian()
+            )?;
+            match h.page_size().bytes() {
+                Some(b) => write!(w, "{b}")?,
+                None => w.write_str("null")?,
+            }
+            write!(
+                w,
+                ",\"phys_placement_anywhere\":{},\"reserved_nonzero\":{},\"exceeds_image_size\":{}}}",
+                h.phys_placement_anywhere(),
+                h.reserved_nonzero(),
+                r.exceeds_image_size()
+            )
+        }
+        Key::Pe => match &r.pe {
+            Some(pe) => {
+                write!(
+                    w,
+                    "{{\"machine\":{},\"signed\":{},\"signature_size\":{},\"cert_offset\":",
+                    pe.machine,
+                    pe.signed(),
+                    pe.signature_size()
+                )?;
+                match pe.cert {
+                    Some(c) => write!(w, "{}", c.offset)?,
+                    None => w.write_str("null")?,
+                }
+                w.write_str(",\"cert_checked\":")?;
+                w.write_str(match pe.cert.map(|c| c.check) {
+                    Some(CertCheck::Sane { .. } | CertCheck::Broken(_)) => "true",
+                    _ => "false",
+                })?;
+                w.write_str(",\"cert_problem\":")?;
+                opt_str(w, pe.cert_problem().map(|p| p.message()))?;
+                write!(w, ",\"trailing_bytes\":{}}}", pe.trailing_bytes)
+            }
+            None => w.write_str("null"),
+        },
+        Key::Gzip => match &r.gzip {
+            Some(g) => {
+                w.write_str("{\"members\":")?;
+                if g.members == 0 {
+                    w.write_str("null")?;
+                } else {
+                    write!(w, "{}", g.members)?;
+                }
+                write!(w, ",\"crc32\":{},\"isize\":{}}}", g.crc32, g.isize)
+            }
+            None => w.write_str("null"),
+        },
+        Key::Zboot => match &r.zboot {
+            Some(z) => write!(
+                w,
+                "{{\"compression\":\"{}\",\"payload_offset\":{},\"payload_size\":{}}}",
+                z.compression.name(),
+                z.payload_offset,
+                z.payload_size
+            ),
+            None => w.write_str("null"),
+        },
+        Key::Authenticode => match v.and_then(|v| v.authenticode.as_ref()) {
+            Some(a) => write_authenticode(w, a),
+            None => w.write_str("null"),
+        },
+        Key::KdumpBytesNeeded => write!(w, "{}", r.kdump_bytes_needed()),
+        Key::CrashkernelMin => {
+            write!(w, "{}", r.crashkernel_min(v.map_or(0, |v| v.initrd_size)))
+        }
+        Key::Quick => write!(w, "{}", r.quick),
+        // Written by write_line for every line.
+        Key::Path
+        | Key::Ok
+        | Key::Errno
+        | Key::ErrnoName
+        | Key::Error
+        | Key::Format
+        | Key::InputSize => w.write_str("null"),
+    }
+}
+
+impl Verdict {
+    /// The line for this verdict, without keys of the caller's own.
+    pub fn write_json<W: Write>(&self, w: &mut W, path: Option<&str>) -> fmt::Result {
+        write_line(w, path, Line::Verdict(self), &[])
+    }
+}
+
+/// A string or `null`.
+fn opt_str<W: Write>(w: &mut W, s: Option<&str>) -> fmt::Result {
+    match s {
+        Some(s) => write_str(w, s),
+        None => w.write_str("null"),
+    }
+}
+
+/// `{"digest": hex, "digest_error": .., "signed_digest": hex, "signed_digest_algorithm": ..,
+/// "signed_digest_error": .., "digest_matches": bool}`, nulls where unknown.
+fn write_authenticode<W: Write>(w: &mut W, a: &AuthenticodeInfo) -> fmt::Result {
+    w.write_str("{\"digest\":")?;
+    match &a.digest {
+        Ok(d) => write_hex(w, d)?,
+        Err(_) => w.write_str("null")?,
+    }
+    w.write_str(",\"digest_error\":")?;
+    match &a.digest {
+        Ok(_) => w.write_str("null")?,
+        Err(e) => write_str(w, e.message())?,
+    }
+    w.write_str(",\"signed_digest\":")?;
+    match &a.signed {
+        Ok(s) => write_hex(w, s.as_bytes())?,
+        Err(_) => w.write_str("null")?,
+    }
+    w.write_str(",\"signed_digest_algorithm\":")?;
+    match &a.signed {
+        Ok(s) => write!(w, "\"{}\"", s.algorithm.name())?,
+        Err(_) => w.write_str("null")?,
+    }
+    // Unsigned is no problem of the signature's (there is none); anything
+    // else that left no digest is named.
+    w.write_str(",\"signed_digest_error\":")?;
+    match &a.signed {
+        Ok(_) | Err(SignedDigestError::Unsigned) => w.write_str("null")?,
+        Err(e) => write_str(w, e.message())?,
+    }
+    w.write_str(",\"digest_matches\":")?;
+    match a.digest_matches() {
+        Some(m) => write!(w, "{m}")?,
+        None => w.write_str("null")?,
+    }
+    w.write_str("}")
+}
+
+/// Bytes as a lowercase hex JSON string.
+pub fn write_hex<W: Write>(w: &mut W, bytes: &[u8]) -> fmt::Result {
+    w.write_char('"')?;
+    for b in bytes {
+        write!(w, "{b:02x}")?;
+    }
+    w.write_char('"')
+}
+
+/// A JSON string literal with the escapes RFC 8259 requires.
+pub fn write_str<W: Write>(w: &mut W, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => w.write_str("\\\"")?,
+            '\\' => w.write_str("\\\\")?,
+            '\n' => w.write_str("\\n")?,
+            '\r' => w.write_str("\\r")?,
+            '\t' => w.write_str("\\t")?,
+            c if u32::from(c) < 0x20 => write!(w, "\\u{:04x}", u32::from(c))?,
+            c => w.write_char(c)?,
+        }
+    }
+    w.write_char('"')
+}
+/// A report line in fixed memory, for callers without an allocator (the
+/// kernel module). 2 KiB holds every report with a path of up to ~1 KiB.
+pub type ReportLine = heapless::String<2048>;
+
+/// The kernel module allocates a `ReportLine` zeroed (the empty string for
+/// heapless 0.8.0: a zero length and uninitialised bytes); this is the layout
+/// that was checked, and heapless is pinned to it (Cargo.toml).
+#[cfg(target_pointer_width = "64")]
+const _: () =
+    assert!(core::mem::size_of::<ReportLine>() == 2056 && core::mem::align_of::<ReportLine>() == 8);
+
+impl Verdict {
+    /// The JSON line plus a newline in a fixed buffer; `None` if `path` is
+    /// too long to fit.
+    pub fn json_line(&self, path: Option<&str>) -> Option<ReportLine> {
+        let mut line = ReportLine::new();
+        self.write_json(&mut line, path).ok()?;
+        line.push('\n').ok()?;
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::Format;
+    use crate::error::ProbeError;
+
+    #[test]
+    fn json_escapes() {
+        let mut s = std::string::String::new();
+        write_str(&mut s, "a\"b\\c\n\u{1}é").unwrap();
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001é\"");
+    }
+
+    #[test]
+    fn error_json_has_every_key() {
+        let v = Verdict {
+            result: Err(ProbeError::CrcMismatch),
+            format: Some(Format::Gzip),
+            input_size: 10,
+            initrd_size: 0,
+            authenticode: None,
+        };
+        let line = v.json_line(Some("x.gz")).unwrap();
+        assert_eq!(
+            line.as_str(),
+            "{\"path\":\"x.gz\",\"ok\":false,\"errno\":74,\"errno_name\":\"EBADMSG\",\
+             \"error\":\"gzip CRC32 mismatch\",\"format\":\"gzip\",\"input_size\":10,\
+             \"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\"zboot\":null,\
+             \"authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\
+             \"quick\":null}\n"
+        );
+    }
+
+    #[test]
+    fn unread_line_with_extra_keys() {
+        let mut s = std::string::String::new();
+        write_line(
+            &mut s,
+            Some("a\"b"),
+            Line::Unread {
+                errno: 2,
+                message: "No such file",
+            },
+            &[("signature", "null")],
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            "{\"path\":\"a\\\"b\",\"ok\":false,\"errno\":2,\"errno_name\":\"ENOENT\",\
+             \"error\":\"No such file\",\"format\":null,\"input_size\":null,\"image_bytes\":null,\
+             \"header\":null,\"pe\":null,\"gzip\":null,\"zboot\":null,\"authenticode\":null,\
+             \"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null,\"signature\":null}"
+        );
+    }
+}
