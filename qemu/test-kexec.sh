@@ -3,6 +3,7 @@
 # with kexec_file and a crashkernel reservation), end to end:
 #   baseline     the kernel's own kexec_file_load refuses Image.gz and vmlinuz.efi (EINVAL);
 #                a corrupted Image.gz is refused by probe-run before any system call;
+#                a raw Image from a pipe loads from the probed bytes (not a second open);
 #                --crash loads when crashkernel= is what the report says
 #   crash-small  with crashkernel= 2 MiB below that: EADDRNOTAVAIL, the message names the size
 #   exec         `probe-run load --exec` of our Image.gz, our vmlinuz.efi and the gzip'd
@@ -22,7 +23,7 @@ signed=$(tests/fetch-debian-kernels.sh | awk '$1 == "signed" {print $2}')
 work=$KP_CACHE/kexec-test
 images=$work/images
 mkdir -p "$images"
-cp "$kdir/Image.gz" "$kdir/vmlinuz.efi" "$images/"
+cp "$kdir/Image" "$kdir/Image.gz" "$kdir/vmlinuz.efi" "$images/"
 if [ ! -s "$images/debian-signed.gz" ] || [ "$images/debian-signed.gz" -ot "$signed" ]; then
   kp_log "gzip -9 Debian's signed kernel"
   gzip -9 -c "$signed" >"$images/debian-signed.gz.tmp" && mv "$images/debian-signed.gz.tmp" "$images/debian-signed.gz"
@@ -73,6 +74,10 @@ for f in Image.gz vmlinuz.efi; do
 done
 l=$(line KP-NEGATIVE "$log")
 result $([[ $l == "KP-NEGATIVE exit=1 refused=1 attempted=0 loaded=0" ]] && echo 1 || echo 0) "corrupt Image.gz refused before any system call, nothing loaded ($l)"
+l=$(line "KP-PIPE " "$log")
+result $([[ $l == "KP-PIPE exit=0 loaded=1 memfd=1" ]] && echo 1 || echo 0) "a raw Image from a pipe loads from the bytes probed (sealed memfd), not a second open ($l)"
+l=$(line KP-PIPE-UNLOAD "$log")
+result $([[ $l == "KP-PIPE-UNLOAD loaded=0" ]] && echo 1 || echo 0) "--unload unloads it ($l)"
 l=$(line KP-CRASH-FIT "$log")
 result $([[ $l == "KP-CRASH-FIT exit=0 crash_loaded=1 crashkernel=${needed_mib}M" ]] && echo 1 || echo 0) "--crash loads with crashkernel=${needed_mib}M, the size the report names ($l)"
 

@@ -121,3 +121,33 @@ kp_log "2 GiB bomb"
 echo "2 GiB gzip bomb ($(stat -c %s "$bomb") bytes), default 256 MiB bound, rejected with EFBIG:"
 printf '%s\t1\t-\t%s\n' "probe-run bomb" "$probe_run $bomb" |
   "$bench" run 7 1 $((256 << 20)) 0
+echo
+
+# Floods of empty deflate blocks in front of the same Image (issue 11 item 2):
+# the full probe must stay linear with a constant near zlib's (goal: within
+# 5x), --quick must give up within its 32 KiB budget. zlib is measured through
+# pigz -dc (zlib's inflate) and Python's zlib module; GNU gzip rebuilds the
+# fixed tables per block as miniz_oxide 0.8.9 did (minutes), so it is left out.
+zinfl=$work/zlib-inflate.py
+printf '%s\n' 'import sys, zlib' 'zlib.decompress(open(sys.argv[1], "rb").read(), 31)' >"$zinfl"
+for kind in fixed dynamic; do
+  flood=$work/$name.flood-$kind-10M.gz
+  if [ ! -s "$flood" ] || [ "$flood" -ot "$image" ]; then
+    kp_log "making $flood"
+    python3 "$KP_REPO/tests/flood-gen.py" "$flood.tmp" --kind "$kind" --bytes 10M --payload "$image" &&
+      mv "$flood.tmp" "$flood"
+  fi
+  "$probe_run" --json "$flood" | grep -q '"ok":true' || kp_die "probe-run: the $kind flood is not a valid image"
+  "$probe_run" --json --quick "$flood" | grep -q '"errno_name":"EINVAL"' ||
+    kp_die "probe-run --quick: the $kind flood did not stop at the budget"
+  [ "$(pigz -dc "$flood" | sha256sum | cut -d' ' -f1)" = "$want" ] || kp_die "pigz -dc: $kind flood output differs"
+  kp_log "10 MiB flood of empty $kind blocks"
+  echo "10 MiB of empty $kind deflate blocks, then the Image's deflate data ($(stat -c %s "$flood") bytes):"
+  printf '%s\t%s\t-\t%s\n' \
+    "probe-run" 0 "$probe_run $flood" \
+    "probe-run --quick" 1 "$probe_run --quick $flood" \
+    "pigz -dc" 0 "$(command -v pigz) -dc $flood" \
+    "python3 zlib" 0 "$(command -v python3) $zinfl $flood" |
+    "$bench" run "${FLOOD_ROUNDS:-5}" 1 "$isize" 0
+  echo
+done

@@ -33,6 +33,15 @@ baseline)
   # probe-run prints exactly one load line: "not attempted" when it refuses
   # before the system call, "OK"/"FAILED" after one.
   echo "KP-NEGATIVE exit=$rc refused=$(echo "$out" | grep -c '^load: not attempted: the image was rejected') attempted=$(echo "$out" | grep -c '^load: \(OK\|FAILED\)') loaded=$(loaded)"
+  # The kernel gets the bytes that were probed, never a second open of the
+  # path: a raw Image read from a pipe (which a second open could not read
+  # again) is copied into the sealed memfd and loads.
+  out=$(cat /images/Image | probe-run load --initrd "$initrd" --append "$second" /proc/self/fd/0 2>&1)
+  rc=$?
+  echo "$out" | sed 's/^/  | /'
+  echo "KP-PIPE exit=$rc loaded=$(loaded) memfd=$(echo "$out" | grep -c 'copied into a sealed memfd')"
+  probe-run load --unload >/dev/null 2>&1
+  echo "KP-PIPE-UNLOAD loaded=$(loaded)"
   # The crash kernel with the reservation the report asked for.
   out=$(probe-run load --crash --initrd "$initrd" --append "$second" /images/Image.gz 2>&1)
   rc=$?

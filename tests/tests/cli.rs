@@ -384,3 +384,20 @@ fn input_truncated_while_probed() {
     }
     assert!(truncated > 0, "no run saw the truncation");
 }
+
+/// `load --crash --exec` is refused when the arguments are parsed, before
+/// anything is opened or loaded (it used to load the crash kernel first).
+#[test]
+fn load_crash_exec_is_a_usage_error() {
+    let out = Command::new(probe_run())
+        .args(["load", "--crash", "--exec", "/nonexistent/Image"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot be used with"), "{err}");
+    assert!(
+        !err.contains("/nonexistent/Image:"),
+        "nothing was opened: {err}"
+    );
+}
