@@ -138,8 +138,9 @@ for kind in fixed dynamic; do
       mv "$flood.tmp" "$flood"
   fi
   "$probe_run" --json "$flood" | grep -q '"ok":true' || kp_die "probe-run: the $kind flood is not a valid image"
-  "$probe_run" --json --quick "$flood" | grep -q '"errno_name":"EINVAL"' ||
-    kp_die "probe-run --quick: the $kind flood did not stop at the budget"
+  verdict=$("$probe_run" --json --quick "$flood") && kp_die "probe-run --quick accepted the $kind flood"
+  grep -q '"errno_name":"EINVAL"' <<<"$verdict" ||
+    kp_die "probe-run --quick: the $kind flood did not stop at the budget: $verdict"
   [ "$(pigz -dc "$flood" | sha256sum | cut -d' ' -f1)" = "$want" ] || kp_die "pigz -dc: $kind flood output differs"
   kp_log "10 MiB flood of empty $kind blocks"
   echo "10 MiB of empty $kind deflate blocks, then the Image's deflate data ($(stat -c %s "$flood") bytes):"
