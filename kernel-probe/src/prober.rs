@@ -146,10 +146,11 @@ enum Sink {
 /// variant 0 exists, a struct or `Option` of those, or miniz_oxide's
 /// `DecompressorOxide` (integers, arrays and a fieldless state enum whose
 /// first variant, `Start`, is 0). Keep it so when adding fields;
-/// `tests/zeroed.rs` checks it under Miri. miniz_oxide is pinned to the
-/// version that test checked (Cargo.toml), and the size of its state is
-/// asserted below, so a different layout stops the build instead of making a
-/// zeroed `Prober` undefined behaviour.
+/// `tests/zeroed.rs` checks it under Miri. miniz_oxide is pinned exactly and
+/// vendored (Cargo.toml, vendor/miniz_oxide), so any change to its state is a
+/// change in this repository, checked again by that test; a changed size of
+/// the state also stops the build (asserted below). (The fixed-tables patch
+/// added a `bool`, zero = false, inside existing padding: same size.)
 #[derive(Clone)]
 pub struct Prober {
     inflater: DecompressorOxide,
