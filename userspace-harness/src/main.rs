@@ -2,11 +2,11 @@
 //! the same no_std crate the kernel module runs, print a report, write the
 //! decompressed Image, and hand it to kexec_file_load.
 
-mod atomic;
 mod buffer;
 mod cli;
 mod crc;
 mod load;
+mod output;
 mod report;
 mod sigbus;
 mod verify;
@@ -20,10 +20,10 @@ use std::sync::Mutex;
 use clap::Parser;
 use kernel_probe::{quick_probe, Prober, Verdict};
 
-use atomic::Destination;
 use buffer::{probe_input, Input, InputError, MappedOutput};
 use cli::{Cli, Command, ProbeArgs};
 use crc::{FastCrc, Sha2};
+use output::Destination;
 use verify::{Signature, TrustedCert};
 
 /// Exit statuses.
