@@ -406,4 +406,80 @@ pub(crate) mod tests {
         h.res3 = 1;
         assert!(h.reserved_nonzero());
     }
+
+    /// Each accessor on both of its values, each reserved field alone.
+    #[test]
+    fn flags_and_reserved_fields() {
+        let p = |flags| Arm64ImageHeader::parse(&header_bytes(0, 1, flags)).unwrap();
+        assert_eq!(PageSize::from_flags(0b010), PageSize::K4);
+        assert_eq!(PageSize::K4.bytes(), Some(4096));
+        assert_eq!(p(0b010).page_size(), PageSize::K4);
+        assert_eq!(p(0b110).page_size(), PageSize::K64);
+        assert!(p(1).big_endian() && !p(0b1000).big_endian());
+        assert!(p(0b1000).phys_placement_anywhere() && !p(0b0111).phys_placement_anywhere());
+        assert_eq!(
+            p(0b1011).flags(),
+            ImageFlags::BE | ImageFlags::PAGE_SIZE_LO | ImageFlags::PHYS_PLACEMENT_ANYWHERE
+        );
+        // Bits 0-3 are defined; 4-63 reserved.
+        assert!(!p(0xF).reserved_nonzero());
+        assert!(p(1 << 4).reserved_nonzero());
+        assert!(p(1 << 63).reserved_nonzero());
+        let mut h = p(0);
+        assert!(!h.reserved_nonzero());
+        h.res2 = 1;
+        assert!(h.reserved_nonzero());
+        h.res2 = 0;
+        h.res4 = 1;
+        assert!(h.reserved_nonzero());
+        h.res4 = 0;
+        // res5 (the PE offset) and the code words are not reserved.
+        h.res5 = 0x40;
+        h.code1 = 1;
+        assert!(!h.reserved_nonzero());
+    }
+
+    /// "MZ" in the low half of code0 (`MZ` + a ccmp, as efi-header.S).
+    #[test]
+    fn pe_header_is_mz() {
+        let mut b = header_bytes(0, 1, 0);
+        assert!(!Arm64ImageHeader::parse(&b).unwrap().has_pe_header());
+        b[0..4].copy_from_slice(b"MZ@\xFA");
+        assert!(Arm64ImageHeader::parse(&b).unwrap().has_pe_header());
+        b[1] = b'X';
+        assert!(!Arm64ImageHeader::parse(&b).unwrap().has_pe_header());
+        b[0..4].copy_from_slice(&[b'M', b'Z', 0, 0]);
+        assert!(Arm64ImageHeader::parse(&b).unwrap().has_pe_header());
+    }
+
+    /// 64 bytes are enough, 63 are not; the fields come from booting.rst's
+    /// offsets.
+    #[test]
+    fn header_length_and_fields() {
+        let mut b = header_bytes(0x1000, 0x2000, 0b1010);
+        b[4..8].copy_from_slice(&0x1122_3344u32.to_le_bytes());
+        b[0x20] = 2;
+        b[0x28] = 3;
+        b[0x30] = 4;
+        b[0x3C] = 0x40;
+        let t = Target::default();
+        let h = header_of(&b, &t).unwrap();
+        assert_eq!(
+            (h.code0, h.code1, h.text_offset, h.image_size, h.flags),
+            (0x1400_0010, 0x1122_3344, 0x1000, 0x2000, 0b1010)
+        );
+        assert_eq!((h.res2, h.res3, h.res4, h.res5), (2, 3, 4, 0x40));
+        assert_eq!(h.magic, u32::from_le_bytes(*b"ARM\x64"));
+        assert_eq!(header_of(&b[..63], &t), Err(ProbeError::ImageTooShort));
+        let mut long = b.to_vec();
+        long.push(0);
+        assert_eq!(header_of(&long, &t), Ok(h));
+        assert_eq!(h.kernel_segment_bytes(), Ok(0x3000));
+        assert_eq!(
+            Arm64ImageHeader::parse(&header_bytes(u64::MAX, 1, 0))
+                .unwrap()
+                .kernel_segment_bytes(),
+            Err(ProbeError::ImageSizeOverflow)
+        );
+    }
 }

@@ -392,4 +392,231 @@ mod tests {
              \"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null,\"signature\":null}"
         );
     }
+
+    use crate::authenticode::{DigestAlgorithm, DigestError, SignedDigest};
+    use crate::container::Compression;
+    use crate::image::Arm64ImageHeader;
+    use crate::pe::{CertProblem, CertTable, PeInfo};
+    use crate::report::GzipInfo;
+    use crate::zboot::ZbootHeader;
+
+    fn verdict(r: Report, initrd_size: u64, a: Option<AuthenticodeInfo>) -> Verdict {
+        Verdict {
+            format: Some(r.format),
+            input_size: r.input_size,
+            result: Ok(r),
+            initrd_size,
+            authenticode: a,
+        }
+    }
+
+    fn pe(cert: Option<CertTable>, trailing_bytes: u64) -> Option<PeInfo> {
+        Some(PeInfo {
+            pe_offset: 0x40,
+            machine: crate::pe::MACHINE_ARM64,
+            size_of_headers: 0x200,
+            cert,
+            trailing_bytes,
+        })
+    }
+
+    /// A signed Image.gz whose signature matches: every key of a valid line.
+    #[test]
+    fn signed_gzip_line() {
+        let r = Report {
+            format: Format::Gzip,
+            input_size: 5_000_000,
+            image_bytes: 0x100_0000,
+            header: Arm64ImageHeader {
+                image_size: 0x140_0000,
+                flags: 0b1010,
+                ..Default::default()
+            },
+            pe: pe(
+                Some(CertTable {
+                    offset: 0x100_0000 - 0x800,
+                    size: 0x800,
+                    check: CertCheck::Sane {
+                        revision: 0x200,
+                        cert_type: 2,
+                    },
+                }),
+                0,
+            ),
+            gzip: Some(GzipInfo {
+                members: 2,
+                crc32: 0x1234_5678,
+                isize: 0x100_0000,
+            }),
+            zboot: None,
+            quick: false,
+        };
+        let a = AuthenticodeInfo {
+            digest: Ok([0xAB; 32]),
+            signed: Ok(SignedDigest {
+                algorithm: DigestAlgorithm::Sha256,
+                bytes: [0xAB; 64],
+                len: 32,
+            }),
+        };
+        let line = verdict(r, 3 << 20, Some(a))
+            .json_line(Some("/boot/Image.gz"))
+            .unwrap();
+        let ab = "ab".repeat(32);
+        assert_eq!(
+            line.as_str(),
+            std::format!(
+                "{{\"path\":\"/boot/Image.gz\",\"ok\":true,\"errno\":0,\"errno_name\":\"OK\",\
+                 \"error\":null,\"format\":\"gzip\",\"input_size\":5000000,\"image_bytes\":16777216,\
+                 \"header\":{{\"text_offset\":0,\"image_size\":20971520,\"flags\":10,\"big_endian\":false,\
+                 \"page_size\":4096,\"phys_placement_anywhere\":true,\"reserved_nonzero\":false,\
+                 \"exceeds_image_size\":false}},\
+                 \"pe\":{{\"machine\":43620,\"signed\":true,\"signature_size\":2048,\"cert_offset\":16775168,\
+                 \"cert_checked\":true,\"cert_problem\":null,\"trailing_bytes\":0}},\
+                 \"gzip\":{{\"members\":2,\"crc32\":305419896,\"isize\":16777216}},\"zboot\":null,\
+                 \"authenticode\":{{\"digest\":\"{ab}\",\"digest_error\":null,\"signed_digest\":\"{ab}\",\
+                 \"signed_digest_algorithm\":\"sha256\",\"signed_digest_error\":null,\"digest_matches\":true}},\
+                 \"kdump_bytes_needed\":20971520,\"crashkernel_min\":27262976,\"quick\":false}}\n"
+            )
+        );
+    }
+
+    /// A quick probe of a zboot file: no image length, members unknown, the
+    /// certificate table not checked, no digest.
+    #[test]
+    fn quick_zboot_line() {
+        let r = Report {
+            format: Format::Zboot,
+            input_size: 9000,
+            image_bytes: 0x2000,
+            header: Arm64ImageHeader {
+                text_offset: 0x80000,
+                image_size: 0x1F00,
+                flags: 0b111,
+                res2: 1,
+                ..Default::default()
+            },
+            pe: pe(
+                Some(CertTable {
+                    offset: 0x3000,
+                    size: 0x100,
+                    check: CertCheck::NotChecked,
+                }),
+                5,
+            ),
+            gzip: Some(GzipInfo {
+                members: 0,
+                crc32: 0,
+                isize: 0x2000,
+            }),
+            zboot: Some(ZbootHeader {
+                payload_offset: 0x1000,
+                payload_size: 4000,
+                compression: Compression::Gzip,
+            }),
+            quick: true,
+        };
+        let a = AuthenticodeInfo {
+            digest: Err(DigestError::TooManySections),
+            signed: Err(SignedDigestError::NotAuthenticodePkcs7),
+        };
+        let line = verdict(r, 0, Some(a))
+            .json_line(Some("vmlinuz.efi"))
+            .unwrap();
+        assert_eq!(
+            line.as_str(),
+            "{\"path\":\"vmlinuz.efi\",\"ok\":true,\"errno\":0,\"errno_name\":\"OK\",\"error\":null,\
+             \"format\":\"zboot\",\"input_size\":9000,\"image_bytes\":null,\
+             \"header\":{\"text_offset\":524288,\"image_size\":7936,\"flags\":7,\"big_endian\":true,\
+             \"page_size\":65536,\"phys_placement_anywhere\":false,\"reserved_nonzero\":true,\
+             \"exceeds_image_size\":true},\
+             \"pe\":{\"machine\":43620,\"signed\":true,\"signature_size\":256,\"cert_offset\":12288,\
+             \"cert_checked\":false,\"cert_problem\":null,\"trailing_bytes\":5},\
+             \"gzip\":{\"members\":null,\"crc32\":0,\"isize\":8192},\
+             \"zboot\":{\"compression\":\"gzip\",\"payload_offset\":4096,\"payload_size\":4000},\
+             \"authenticode\":{\"digest\":null,\"digest_error\":\"more than 96 PE sections\",\
+             \"signed_digest\":null,\"signed_digest_algorithm\":null,\"signed_digest_error\":\
+             \"the certificate table holds no readable Authenticode PKCS#7 signature\",\
+             \"digest_matches\":null},\
+             \"kdump_bytes_needed\":2097152,\"crashkernel_min\":4194304,\"quick\":true}\n"
+        );
+    }
+
+    /// A raw Image with a broken certificate table and a SHA-1 signature:
+    /// hex of every byte value, no comparison, the problem named.
+    #[test]
+    fn raw_image_line_with_broken_table() {
+        let r = Report {
+            format: Format::Image,
+            input_size: 8192,
+            image_bytes: 8192,
+            header: Arm64ImageHeader {
+                image_size: 8192,
+                ..Default::default()
+            },
+            pe: pe(
+                Some(CertTable {
+                    offset: 0x1800,
+                    size: 0x800,
+                    check: CertCheck::Broken(CertProblem::LengthMismatch),
+                }),
+                0,
+            ),
+            gzip: None,
+            zboot: None,
+            quick: false,
+        };
+        let mut digest = [0u8; 32];
+        for (i, b) in digest.iter_mut().enumerate() {
+            *b = (i as u8) * 8 + 7;
+        }
+        let a = AuthenticodeInfo {
+            digest: Ok(digest),
+            signed: Ok(SignedDigest {
+                algorithm: DigestAlgorithm::Sha1,
+                bytes: [0xEE; 64],
+                len: 20,
+            }),
+        };
+        let line = verdict(r, 1, Some(a)).json_line(None).unwrap();
+        assert_eq!(
+            line.as_str(),
+            std::format!(
+                "{{\"path\":null,\"ok\":true,\"errno\":0,\"errno_name\":\"OK\",\"error\":null,\
+                 \"format\":\"image\",\"input_size\":8192,\"image_bytes\":8192,\
+                 \"header\":{{\"text_offset\":0,\"image_size\":8192,\"flags\":0,\"big_endian\":false,\
+                 \"page_size\":null,\"phys_placement_anywhere\":false,\"reserved_nonzero\":false,\
+                 \"exceeds_image_size\":false}},\
+                 \"pe\":{{\"machine\":43620,\"signed\":false,\"signature_size\":2048,\"cert_offset\":6144,\
+                 \"cert_checked\":true,\"cert_problem\":\
+                 \"WIN_CERTIFICATE length does not match the directory size\",\"trailing_bytes\":0}},\
+                 \"gzip\":null,\"zboot\":null,\
+                 \"authenticode\":{{\"digest\":\"070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff\",\
+                 \"digest_error\":null,\"signed_digest\":\"{}\",\"signed_digest_algorithm\":\"sha1\",\
+                 \"signed_digest_error\":null,\"digest_matches\":null}},\
+                 \"kdump_bytes_needed\":2097152,\"crashkernel_min\":4194304,\"quick\":false}}\n",
+                "ee".repeat(20)
+            )
+        );
+        // No PE view, no authenticode, unsigned.
+        let mut plain = verdict(r, 0, None);
+        if let Ok(rep) = plain.result.as_mut() {
+            rep.pe = None;
+        }
+        let line = plain.json_line(Some("Image")).unwrap();
+        assert!(
+            line.contains(",\"pe\":null,\"gzip\":null,\"zboot\":null,\"authenticode\":null,"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn control_characters_and_space() {
+        let mut s = std::string::String::new();
+        write_str(&mut s, "\u{1f} \u{7f}\t\r").unwrap();
+        assert_eq!(s, "\"\\u001f \u{7f}\\t\\r\"");
+        let mut h = std::string::String::new();
+        write_hex(&mut h, &[0x00, 0x0F, 0xF0, 0xFF]).unwrap();
+        assert_eq!(h, "\"000ff0ff\"");
+    }
 }

@@ -344,10 +344,14 @@ pub(crate) mod tests {
     /// A PE view like the kernel's: MZ, PE header at 0x40, PE32+, optional
     /// header with 16 data directories. Returns a buffer of `len` bytes.
     pub(crate) fn pe_image(len: usize, cert: Option<(u32, u32)>) -> std::vec::Vec<u8> {
+        pe_image_at(len, 0x40, cert)
+    }
+
+    /// [`pe_image`] with the PE header at `pe`.
+    fn pe_image_at(len: usize, pe: usize, cert: Option<(u32, u32)>) -> std::vec::Vec<u8> {
         let mut d = std::vec![0u8; len];
         d[0..2].copy_from_slice(b"MZ");
-        d[0x3C..0x40].copy_from_slice(&0x40u32.to_le_bytes());
-        let pe = 0x40;
+        d[0x3C..0x40].copy_from_slice(&(pe as u32).to_le_bytes());
         d[pe..pe + 4].copy_from_slice(b"PE\0\0");
         d[pe + 4..pe + 6].copy_from_slice(&MACHINE_ARM64.to_le_bytes());
         d[pe + 20..pe + 22].copy_from_slice(&240u16.to_le_bytes());
@@ -414,5 +418,136 @@ pub(crate) mod tests {
             );
         }
         assert_eq!(PeInfo::parse(b"MZ", 2), Err(ProbeError::BadPeHeader));
+    }
+
+    fn cert_check(img: &[u8], image_len: u64) -> Option<CertCheck> {
+        PeInfo::parse(img, image_len).unwrap().cert.map(|c| c.check)
+    }
+
+    /// The PE header must lie inside the first 4 KiB, the certificate
+    /// directory entry included: 0x40 + 0x18 + 112 + 40 = 0xB0 bytes from
+    /// the signature.
+    #[test]
+    fn pe_header_window() {
+        assert_eq!(PeHeaders::NEEDED, 0xB0);
+        for (pe, ok) in [
+            (0x80usize, true),
+            (0xF50, true),
+            (0xF51, false),
+            (0xFF0, false),
+        ] {
+            let img = pe_image_at(0x2000, pe, None);
+            assert_eq!(
+                PeInfo::parse(&img, 0x2000).is_ok(),
+                ok,
+                "PE header at {pe:#x}"
+            );
+        }
+        let p = PeInfo::parse(&pe_image_at(0x2000, 0xF50, None), 0x2000).unwrap();
+        assert_eq!((p.pe_offset, p.size_of_headers), (0xF50, 0x1000));
+        // An e_lfanew pointing into the DOS header itself.
+        let mut img = pe_image(0x2000, None);
+        img[0x3C] = 0x3B;
+        assert_eq!(PeInfo::parse(&img, 0x2000), Err(ProbeError::BadPeHeader));
+        // Machine and optional-header magic are each checked.
+        for at in [0x44usize, 0x45, 0x58, 0x59] {
+            let mut b = pe_image(0x2000, None);
+            b[at] ^= 0x01;
+            assert_eq!(
+                PeInfo::parse(&b, 0x2000),
+                Err(ProbeError::BadPeHeader),
+                "{at:#x}"
+            );
+        }
+        assert_eq!(PeInfo::parse(b"MX", 2), Err(ProbeError::BadPeHeader));
+    }
+
+    /// Data directory 4 exists only when NumberOfRvaAndSizes > 4 and
+    /// SizeOfOptionalHeader >= 112 + 5 * 8 = 152.
+    #[test]
+    fn security_directory_presence() {
+        let with = |rvas: u32, opt: u16| {
+            let mut img = pe_image(0x3000, Some((0x2000, 0x800)));
+            img[0x40 + 0x84..0x40 + 0x88].copy_from_slice(&rvas.to_le_bytes());
+            img[0x40 + 20..0x40 + 22].copy_from_slice(&opt.to_le_bytes());
+            PeInfo::parse(&img, 0x3000).unwrap().cert.is_some()
+        };
+        assert!(with(5, 152));
+        assert!(!with(4, 152));
+        assert!(!with(5, 151));
+        assert!(!with(4, 151));
+        assert!(with(16, 240));
+        // Either half of the entry makes a table present (and broken).
+        let mut img = pe_image(0x3000, None);
+        img[0x40 + 0x88 + 36..0x40 + 0x88 + 40].copy_from_slice(&0x100u32.to_le_bytes());
+        assert_eq!(
+            cert_check(&img, 0x3000),
+            Some(CertCheck::Broken(CertProblem::InsideHeaders))
+        );
+        let mut img = pe_image(0x3000, None);
+        img[0x40 + 0x88 + 32..0x40 + 0x88 + 36].copy_from_slice(&0x2000u32.to_le_bytes());
+        assert_eq!(
+            cert_check(&img, 0x3000),
+            Some(CertCheck::Broken(CertProblem::OutsideFile))
+        );
+    }
+
+    /// verify_pefile.c's rules, each on both sides of its boundary.
+    #[test]
+    fn certificate_table_boundaries() {
+        let sane = Some(CertCheck::Sane {
+            revision: WIN_CERT_REVISION_2_0,
+            cert_type: WIN_CERT_TYPE_PKCS_SIGNED_DATA,
+        });
+        let broken = |p| Some(CertCheck::Broken(p));
+        // Ends exactly at the end of the image; one byte short.
+        let img = pe_image(0x3000, Some((0x2000, 0x1000)));
+        assert_eq!(cert_check(&img, 0x3000), sane);
+        assert_eq!(cert_check(&img, 0x2FFF), broken(CertProblem::OutsideFile));
+        // Starts exactly at SizeOfHeaders; one byte before.
+        let img = pe_image(0x3000, Some((0x1000, 0x800)));
+        assert_eq!(cert_check(&img, 0x3000), sane);
+        let img = pe_image(0x3000, Some((0xFFF, 0x800)));
+        assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::InsideHeaders));
+        // Smaller than a WIN_CERTIFICATE header.
+        let img = pe_image(0x3000, Some((0x2000, 7)));
+        assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::OutsideFile));
+        // Eight bytes: dwLength 8 is sane, 5 (rounds up to 8 too) is not.
+        let mut img = pe_image(0x3000, Some((0x2000, 8)));
+        assert_eq!(
+            cert_check(&img, 0x3000),
+            broken(CertProblem::LengthMismatch)
+        );
+        img[0x2000] = 8;
+        assert_eq!(cert_check(&img, 0x3000), sane);
+        // round_up(dwLength, 8) must equal the size: 0x7F9..=0x800 do.
+        let mut img = pe_image(0x3000, Some((0x2000, 0x800)));
+        for (len, ok) in [
+            (0x7F8u32, false),
+            (0x7F9, true),
+            (0x800, true),
+            (0x801, false),
+        ] {
+            img[0x2000..0x2004].copy_from_slice(&len.to_le_bytes());
+            let want = if ok {
+                sane
+            } else {
+                broken(CertProblem::LengthMismatch)
+            };
+            assert_eq!(cert_check(&img, 0x3000), want, "dwLength {len:#x}");
+        }
+        let mut img = pe_image(0x3000, Some((0x2000, 0x800)));
+        img[0x2006] = 0x01;
+        assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::BadType));
+        // A broken table has no trailing bytes; a sane one counts them.
+        let p = PeInfo::parse(&pe_image(0x3000, Some((0x2000, 0x800))), 0x3000).unwrap();
+        assert_eq!((p.trailing_bytes, p.signed_len(0x3000)), (0x800, 0x2800));
+        assert_eq!(p.cert_problem(), None);
+        let q = PeInfo::parse(&img, 0x3000).unwrap();
+        assert_eq!((q.trailing_bytes, q.signed_len(0x3000)), (0, 0x3000));
+        assert_eq!(q.cert_problem(), Some(CertProblem::BadType));
+        assert_eq!(q.signature_size(), 0x800);
+        let u = PeInfo::parse(&pe_image(0x3000, None), 0x3000).unwrap();
+        assert_eq!((u.signature_size(), u.cert_problem()), (0, None));
     }
 }

@@ -181,3 +181,155 @@ impl Verdict {
         self.result.as_ref().err().map_or(0, |e| e.errno())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::tests::header_bytes;
+
+    const MIB: u64 = 1 << 20;
+
+    /// An Image of `len` bytes with this header (LE, page size unspecified).
+    fn image(text_offset: u64, image_size: u64, len: usize) -> std::vec::Vec<u8> {
+        let mut d = header_bytes(text_offset, image_size, 0).to_vec();
+        d.resize(len, 0);
+        d
+    }
+
+    fn build(img: &[u8], max: u64) -> Result<Report, ProbeError> {
+        Report::build(img, Target::default(), max, Format::Image, 7, None, None)
+    }
+
+    /// The longest file kexec takes (image_size 0x1F00 at text_offset 0:
+    /// the page-aligned segment, 0x2000 bytes), and the caller's bound.
+    #[test]
+    fn file_length_limits() {
+        let r = build(&image(0, 0x1F00, 0x2000), u64::MAX).unwrap();
+        assert_eq!((r.image_bytes, r.input_size, r.quick), (0x2000, 7, false));
+        assert_eq!(r.format, Format::Image);
+        assert_eq!(
+            build(&image(0, 0x1F00, 0x2001), u64::MAX),
+            Err(ProbeError::ImageLongerThanImageSize)
+        );
+        // The caller's bound, exactly reached and one byte under.
+        assert!(build(&image(0, 0x1F00, 0x2000), 0x2000).is_ok());
+        assert_eq!(
+            build(&image(0, 0x1F00, 0x2000), 0x1FFF),
+            Err(ProbeError::TooBig)
+        );
+        // Longer than both: the bound, when it is the larger, does not
+        // turn kexec's refusal into EFBIG; when it is the smaller, it does.
+        assert_eq!(
+            build(&image(0, 0x1F00, 0x2001), 0x2000),
+            Err(ProbeError::ImageLongerThanImageSize)
+        );
+        assert_eq!(
+            build(&image(0, 0x1F00, 0x2001), 0x1FFF),
+            Err(ProbeError::TooBig)
+        );
+        // A quick probe claims a length beyond the head it has.
+        let head = image(0, 0x1F00, 0x100);
+        let q = Report::build_claimed(
+            &head,
+            0x2000,
+            Target::default(),
+            u64::MAX,
+            Format::Gzip,
+            9,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!((q.image_bytes, q.quick), (0x2000, true));
+        // Too short for the header, or not an Image.
+        assert_eq!(
+            build(&image(0, 0x1F00, 0x2000)[..63], u64::MAX),
+            Err(ProbeError::ImageTooShort)
+        );
+        let mut bad = image(0, 0x1F00, 0x2000);
+        bad[0x38] = 0;
+        assert_eq!(build(&bad, u64::MAX), Err(ProbeError::NotArm64Image));
+    }
+
+    /// `image_bytes > image_size` is possible with a nonzero text_offset
+    /// (the segment's page holds more); equal is not "exceeds".
+    #[test]
+    fn exceeds_image_size() {
+        let r = |len| build(&image(0x80000, 0x1F00, len), u64::MAX).unwrap();
+        assert!(r(0x2000).exceeds_image_size());
+        assert!(r(0x1F01).exceeds_image_size());
+        assert!(!r(0x1F00).exceeds_image_size());
+        assert!(!r(0x1000).exceeds_image_size());
+    }
+
+    /// kdump sizing: the kernel segment `text_offset + image_size` in 2 MiB,
+    /// and the smallest crashkernel region for kernel + initrd (64 KiB each)
+    /// + a 2 MiB slot.
+    #[test]
+    fn kdump_arithmetic() {
+        let r = |text_offset, image_size| {
+            build(&image(text_offset, image_size, 0x40), u64::MAX).unwrap()
+        };
+        assert_eq!(r(0, 1).kdump_bytes_needed(), 2 * MIB);
+        assert_eq!(r(0, 2 * MIB).kdump_bytes_needed(), 2 * MIB);
+        assert_eq!(r(0, 2 * MIB + 1).kdump_bytes_needed(), 4 * MIB);
+        assert_eq!(r(0x80000, 2 * MIB).kdump_bytes_needed(), 4 * MIB);
+        assert_eq!(r(0, 1).crashkernel_min(0), 4 * MIB);
+        assert_eq!(r(0, 1).crashkernel_min(1), 4 * MIB);
+        // 2 MiB - 64 KiB of kernel: 64 KiB of initrd fills the first 2 MiB,
+        // one byte more needs another 2 MiB.
+        let k = r(0, 2 * MIB - 0x10000);
+        assert_eq!(k.crashkernel_min(0x10000), 4 * MIB);
+        assert_eq!(k.crashkernel_min(0x10001), 6 * MIB);
+        // Kernel rounded to 64 KiB, not 2 MiB, before the initrd.
+        let k = r(0, 0x10001);
+        assert_eq!(k.crashkernel_min(2 * MIB - 0x20000), 4 * MIB);
+        assert_eq!(k.crashkernel_min(2 * MIB - 0x1FFFF), 6 * MIB);
+        assert_eq!(r(0x80000, 0x1000).crashkernel_min(0), 4 * MIB);
+        assert_eq!(r(0x80000, 0x1000).crashkernel_min(2 * MIB), 6 * MIB);
+        // Overflow saturates.
+        assert_eq!(k.crashkernel_min(u64::MAX), u64::MAX);
+        let mut huge = r(0, 1);
+        huge.header.image_size = u64::MAX;
+        assert_eq!(huge.kdump_bytes_needed(), u64::MAX);
+        assert_eq!(huge.crashkernel_min(0), u64::MAX);
+        huge.header.image_size = u64::MAX - 0x10000;
+        assert_eq!(huge.kdump_bytes_needed(), u64::MAX);
+        assert_eq!(huge.crashkernel_min(0), u64::MAX);
+    }
+
+    #[test]
+    fn crashkernel_arg_rounds_up_to_mib() {
+        assert_eq!(crashkernel_arg(0), 0);
+        assert_eq!(crashkernel_arg(1), 1);
+        assert_eq!(crashkernel_arg(MIB), 1);
+        assert_eq!(crashkernel_arg(MIB + 1), 2);
+        assert_eq!(crashkernel_arg(6 * MIB), 6);
+        assert_eq!(crashkernel_arg(u64::MAX), 1 << 44);
+    }
+
+    #[test]
+    fn align_up_to_powers_of_two() {
+        assert_eq!(align_up(0, SZ_64K), Some(0));
+        assert_eq!(align_up(1, SZ_64K), Some(0x10000));
+        assert_eq!(align_up(0x10000, SZ_64K), Some(0x10000));
+        assert_eq!(align_up(0x10001, SZ_2M), Some(2 * MIB));
+        assert_eq!(align_up(u64::MAX, SZ_2M), None);
+        assert_eq!(align_up(5, 0), None);
+    }
+
+    #[test]
+    fn verdict_errno() {
+        let v = |result| Verdict {
+            result,
+            format: None,
+            input_size: 0,
+            initrd_size: 0,
+            authenticode: None,
+        };
+        assert_eq!(v(Err(ProbeError::CrcMismatch)).errno(), 74);
+        assert_eq!(v(Err(ProbeError::TooBig)).errno(), 27);
+        let ok = build(&image(0, 1, 0x40), u64::MAX);
+        assert_eq!(v(ok).errno(), 0);
+    }
+}

@@ -114,4 +114,59 @@ pub(crate) mod tests {
             Err(ProbeError::BadZbootHeader)
         );
     }
+
+    /// Each bound on both sides: payload offset at least the 64-byte header,
+    /// a nonzero size, the payload ending at (not past) the end of the file.
+    #[test]
+    fn header_bounds() {
+        let parse = |off, size, len| ZbootHeader::parse(&zboot_head(off, size, b"gzip"), len);
+        assert!(parse(64, 1, Some(65)).is_ok());
+        assert_eq!(parse(63, 1, None), Err(ProbeError::BadZbootHeader));
+        assert_eq!(parse(0x1000, 0, None), Err(ProbeError::BadZbootHeader));
+        assert_eq!(
+            parse(0x1000, 0x2000, Some(0x3000)).unwrap().payload_end(),
+            0x3000
+        );
+        assert_eq!(
+            parse(0x1000, 0x2000, Some(0x2FFF)),
+            Err(ProbeError::Truncated)
+        );
+        assert!(parse(u32::MAX, u32::MAX, None).is_ok());
+        assert_eq!(
+            parse(u32::MAX, u32::MAX, Some(u64::from(u32::MAX) * 2 - 1)),
+            Err(ProbeError::Truncated)
+        );
+        // The name: NUL-terminated within 0x18..0x38, so 31 bytes at most.
+        let mut h = zboot_head(0x1000, 1, b"gzip");
+        h[0x18..0x37].fill(b'x');
+        assert_eq!(
+            ZbootHeader::parse(&h, None),
+            Err(ProbeError::UnsupportedZbootCompression(Compression::Other))
+        );
+        // The header is 64 bytes: a shorter one is refused.
+        assert_eq!(
+            ZbootHeader::parse(&zboot_head(0x1000, 1, b"gzip")[..0x37], None),
+            Err(ProbeError::BadZbootHeader)
+        );
+    }
+
+    /// Both magics are needed: `MZ` at 0 and `zimg` at 4.
+    #[test]
+    fn magic_needs_mz_and_zimg() {
+        let good = zboot_head(0x1000, 1, b"gzip");
+        assert!(ZbootHeader::parse(&good, None).is_ok());
+        for at in [0usize, 1, 4, 7] {
+            let mut h = good;
+            h[at] ^= 0x20;
+            assert_eq!(
+                ZbootHeader::parse(&h, None),
+                Err(ProbeError::BadZbootHeader),
+                "byte {at}"
+            );
+        }
+        assert_eq!(
+            ZbootHeader::parse(b"MZ\0\0zim", None),
+            Err(ProbeError::BadZbootHeader)
+        );
+    }
 }

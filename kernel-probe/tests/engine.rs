@@ -271,6 +271,41 @@ fn allocation_failure_is_enomem() {
     assert_eq!(p.finish(&out), Err(ProbeError::NoMemory));
 }
 
+/// A caller's fixed slice is an output buffer of exactly its length: the
+/// prober asks for the longest Image the header allows (here image_size
+/// 0x20000, a multiple of the page), which fits in 0x20000 bytes and not in
+/// one byte less.
+#[test]
+fn fixed_slice_output_must_hold_the_announced_size() {
+    use kernel_probe::OutputBuffer;
+    let img = kernel(100_000);
+    let gz = gzip(&img, 6);
+    let mut buf = vec![0u8; 0x20000];
+    let mut p = Box::new(Prober::new(opts()));
+    let mut out: &mut [u8] = &mut buf[..];
+    let (r, image) = kernel_probe::probe(&mut p, &gz, &mut out, &mut Crc).unwrap();
+    assert_eq!(r.image_bytes, 100_000);
+    assert_eq!(image, &img[..]);
+    let mut p = Box::new(Prober::new(opts()));
+    let mut out: &mut [u8] = &mut buf[..0x1FFFF];
+    assert_eq!(
+        kernel_probe::probe(&mut p, &gz, &mut out, &mut Crc).map(|_| ()),
+        Err(ProbeError::OutputTooSmall)
+    );
+    let mut small = [7u8; 8];
+    let mut s: &mut [u8] = &mut small;
+    assert_eq!(OutputBuffer::reserve(&mut s, 8), Ok(()));
+    assert_eq!(
+        OutputBuffer::reserve(&mut s, 9),
+        Err(ProbeError::OutputTooSmall)
+    );
+    assert_eq!(OutputBuffer::as_slice(&s), &[7u8; 8]);
+    assert_eq!(OutputBuffer::as_mut_slice(&mut s).len(), 8);
+    let mut none = kernel_probe::NoOutput;
+    assert_eq!(none.reserve(0), Err(ProbeError::OutputTooSmall));
+    assert!(none.as_slice().is_empty() && none.as_mut_slice().is_empty());
+}
+
 #[test]
 fn streaming_matches_oneshot_in_odd_chunks() {
     let mut img = kernel(120_000);
