@@ -5,7 +5,9 @@
 #   2. cargo test: unit, property and engine tests of kernel-probe; probe-run's
 #      CLI tests; integration tests over Debian's real arm64 kernels and the
 #      adversarial corpus
-#   3. fuzz smoke runs of every cargo-fuzz target (bounded time)
+#   3. mutation testing of the core code changed since .cargo/mutants-base
+#      (tests/mutants-in-diff.sh), fuzz smoke runs of every cargo-fuzz target
+#      (bounded time)
 #   4. Miri over the zeroed-Prober contract the kernel module relies on
 #   5. QEMU: boot tests (Debian's and our own kernels, decompressed by probe-run,
 #      boot under qemu-system-aarch64; builds the kernel, cached), the kernel
@@ -49,6 +51,9 @@ suite archive tests/check-archive.sh
 suite build cargo build --release -q -p userspace-harness
 export PROBE_RUN=$KP_REPO/target/release/probe-run
 suite cargo-test cargo test --workspace -q
+# Mutants in core code changed since .cargo/mutants-base must be caught by the
+# core's own tests (cargo-mutants; seconds when nothing changed).
+suite mutants tests/mutants-in-diff.sh
 fuzz() {
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked -q
