@@ -206,6 +206,36 @@ impl fmt::Display for ProbeError {
 mod tests {
     use super::*;
 
+    /// The one errno-name table: every entry as errno(1) names it (the
+    /// values are Linux's asm-generic numbers).
+    #[test]
+    fn errno_names() {
+        for (errno, name) in [
+            (0, "OK"),
+            (1, "EPERM"),
+            (2, "ENOENT"),
+            (5, "EIO"),
+            (8, "ENOEXEC"),
+            (12, "ENOMEM"),
+            (13, "EACCES"),
+            (16, "EBUSY"),
+            (19, "ENODEV"),
+            (21, "EISDIR"),
+            (22, "EINVAL"),
+            (27, "EFBIG"),
+            (38, "ENOSYS"),
+            (61, "ENODATA"),
+            (74, "EBADMSG"),
+            (99, "EADDRNOTAVAIL"),
+            (126, "ENOKEY"),
+            (129, "EKEYREJECTED"),
+            (3, "E?"),
+            (-1, "E?"),
+        ] {
+            assert_eq!(errno_name(errno), name, "errno {errno}");
+        }
+    }
+
     #[test]
     fn errno_classes() {
         assert_eq!(ProbeError::TooBig.errno(), 27);

@@ -124,3 +124,39 @@ fn claimed_trailer(gz: &[u8], seg: u64) -> Result<(u32, u32), ProbeError> {
 /// the trailer (zboot payloads have none, tools that pad to a block use a
 /// few KiB at most); more is [`ProbeError::QuickPaddingTooLong`].
 pub const QUICK_PADDING_SCAN: usize = 64 << 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The padding bound applies only when the scan window is shorter than
+    /// the data; data that is all zeros and shorter than the window has no
+    /// trailer at all (truncated), which is not a padding problem.
+    #[test]
+    fn trailer_search_bounds() {
+        assert_eq!(
+            claimed_trailer(&[0u8; 100], u64::MAX),
+            Err(ProbeError::Truncated)
+        );
+        assert_eq!(
+            claimed_trailer(&[0u8; QUICK_PADDING_SCAN + 1], u64::MAX),
+            Err(ProbeError::QuickPaddingTooLong)
+        );
+        assert_eq!(
+            claimed_trailer(&[0u8; QUICK_PADDING_SCAN], u64::MAX),
+            Err(ProbeError::Truncated)
+        );
+        // A trailer right at the end, and one behind exactly the window's
+        // worth of padding minus the trailer.
+        let mut gz = std::vec![0x1F, 0x8B, 8, 0, 1, 2, 3, 4, 0x10, 0x20, 0x30, 0x40];
+        assert_eq!(
+            claimed_trailer(&gz, u64::MAX),
+            Ok((0x0403_0201, 0x4030_2010))
+        );
+        gz.resize(QUICK_PADDING_SCAN + 4, 0);
+        assert_eq!(
+            claimed_trailer(&gz, u64::MAX),
+            Ok((0x0403_0201, 0x4030_2010))
+        );
+    }
+}
