@@ -186,4 +186,23 @@ mod tests {
         assert_eq!(sniff(b"hello"), Sniffed::Unknown);
         assert_eq!(sniff(b""), Sniffed::Unknown);
     }
+
+    /// Every name Makefile.zboot writes into the header, and one it does not.
+    #[test]
+    fn zboot_names() {
+        for (name, c) in [
+            (&b"gzip"[..], Compression::Gzip),
+            (b"xzkern", Compression::Xz),
+            (b"xz", Compression::Xz),
+            (b"zstd22", Compression::Zstd),
+            (b"zstd", Compression::Zstd),
+            (b"bzip2", Compression::Bzip2),
+            (b"lz4", Compression::Lz4),
+            (b"lzma", Compression::Lzma),
+            (b"lzo", Compression::Lzo),
+            (b"brotli", Compression::Other),
+        ] {
+            assert_eq!(Compression::from_zboot_name(name), c, "{name:?}");
+        }
+    }
 }

@@ -449,3 +449,130 @@ fn json_line_round_trip_fields() {
     );
     assert_eq!(line.as_str(), expected);
 }
+
+/// The smallest bound is the head: 4096 is a bound, 4095 is not (both entry
+/// points), and the prober remembers why it failed.
+#[test]
+fn bound_of_exactly_the_head() {
+    let small = image(3000, 4096, 0, false);
+    for (max, ok) in [(4096u64, true), (4095, false)] {
+        let o = ProbeOptions {
+            max_image_size: max,
+            ..opts()
+        };
+        let (v, _, _) = oneshot(&small, o);
+        assert_eq!(v.result.is_ok(), ok, "probe with max {max}: {:?}", v.result);
+        let (s, _) = streamed(&gzip(&small, 6), &[100], o);
+        assert_eq!(s.result.is_ok(), ok, "write with max {max}: {:?}", s.result);
+        if !ok {
+            assert_eq!(err(&v), ProbeError::BoundTooSmall);
+            let mut p = Box::new(Prober::new(o));
+            let mut out = VecOut::default();
+            let r = kernel_probe::probe(&mut p, &small, &mut out, &mut Crc);
+            assert_eq!(r.err(), Some(ProbeError::BoundTooSmall));
+            assert_eq!(p.error(), Some(ProbeError::BoundTooSmall));
+        }
+    }
+}
+
+/// What the prober reports of itself: input consumed, the first error.
+#[test]
+fn prober_state_accessors() {
+    let gz = gzip(&kernel(20_000), 6);
+    let mut p = Box::new(Prober::new(opts()));
+    let mut out = VecOut::default();
+    kernel_probe::probe(&mut p, &gz, &mut out, &mut Crc).unwrap();
+    assert_eq!(p.input_size(), gz.len() as u64);
+    assert_eq!(p.error(), None);
+    let mut bad = gz.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 0xFF; // ISIZE
+    p.reset(opts());
+    let mut out = VecOut::default();
+    let r = kernel_probe::probe(&mut p, &bad, &mut out, &mut Crc);
+    assert_eq!(r.err(), Some(ProbeError::IsizeMismatch));
+    assert_eq!(p.error(), Some(ProbeError::IsizeMismatch));
+}
+
+/// A gzip image that fits in the head is answered in full by the quick probe
+/// (nothing to claim: the whole image was inflated).
+#[test]
+fn quick_probe_of_an_image_inside_the_head() {
+    let small = image(3000, 4096, 0, false);
+    let mut p = Box::new(Prober::new(opts()));
+    let r = quick_probe(&mut p, &gzip(&small, 6), &mut Crc).unwrap();
+    assert!(!r.quick);
+    assert_eq!(r.image_bytes, 3000);
+    assert_eq!(r.gzip.unwrap().members, 1);
+}
+
+/// Input that ends while the container is still being recognised: a known
+/// compression is named, a zboot header cut short is truncated.
+#[test]
+fn input_ending_inside_the_sniff() {
+    let xz = b"\xFD7zXZ\x00\x00\x04";
+    let (v, _) = streamed(xz, &[3], opts());
+    assert_eq!(
+        err(&v),
+        ProbeError::UnsupportedCompression(kernel_probe::Compression::Xz)
+    );
+    let z = zboot(&gzip(&kernel(5000), 6), b"gzip");
+    let (v, _) = streamed(&z[..40], &[7], opts());
+    assert_eq!(err(&v), ProbeError::Truncated);
+}
+
+/// Bytes after a member whose first byte is not gzip's 0x1F are garbage at
+/// once, even when the second byte (0x8B) and the rest look like a member.
+#[test]
+fn a_member_needs_both_magic_bytes() {
+    let img = kernel(9000);
+    let mut gz = gzip(&img, 6);
+    let mut fake = gzip(&img[..100], 6);
+    fake[0] = 0x42;
+    gz.extend(&fake);
+    assert_eq!(err(&oneshot(&gz, opts()).0), ProbeError::TrailingGarbage);
+    assert_eq!(
+        err(&streamed(&gz, &[1], opts()).0),
+        ProbeError::TrailingGarbage
+    );
+}
+
+/// An OutputBuffer whose `reserve` succeeds but gives less than asked is
+/// caught when the image announces its size, before anything is written past
+/// the head (a raw Image would otherwise lose its bytes silently).
+#[test]
+fn output_buffer_shorter_than_reserved_is_refused() {
+    struct Short(Vec<u8>);
+    impl kernel_probe::OutputBuffer for Short {
+        fn reserve(&mut self, _len: usize) -> Result<(), ProbeError> {
+            self.0 = vec![0; kernel_probe::HEAD_LEN + 100];
+            Ok(())
+        }
+        fn as_slice(&self) -> &[u8] {
+            &self.0
+        }
+        fn as_mut_slice(&mut self) -> &mut [u8] {
+            &mut self.0
+        }
+    }
+    let img = image(8000, 8192, 0, false);
+    for input in [img.clone(), gzip(&img, 6)] {
+        let mut p = Box::new(Prober::new(opts()));
+        let mut out = Short(Vec::new());
+        let r = p.write(&input, &mut out, &mut Crc);
+        assert_eq!(r, Err(ProbeError::OutputTooSmall));
+    }
+}
+
+/// The zboot payload is a window: a gzip member whose last trailer byte lies
+/// past the declared payload is truncated there, never completed from the
+/// bytes after the payload.
+#[test]
+fn zboot_payload_is_a_window() {
+    let gz = gzip(&kernel(5000), 6);
+    let mut z = zboot(&gz, b"gzip");
+    let size = (gz.len() as u32 - 1).to_le_bytes();
+    z[12..16].copy_from_slice(&size);
+    assert_eq!(err(&oneshot(&z, opts()).0), ProbeError::Truncated);
+    assert_eq!(err(&streamed(&z, &[1000], opts()).0), ProbeError::Truncated);
+}
