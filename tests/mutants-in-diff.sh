@@ -11,13 +11,17 @@ set -euo pipefail
 . "$(dirname "$0")/../qemu/lib.sh"
 cd "$KP_REPO"
 
+base=$(tr -d ' \n' <.cargo/mutants-base)
+git cat-file -e "$base^{commit}" 2>/dev/null || kp_die ".cargo/mutants-base: $base is not a commit of this repository"
+if git diff --quiet "$base" -- kernel-probe/src; then
+  echo "mutants: kernel-probe/src is as at .cargo/mutants-base ($(git log -1 --format=%h "$base"))"
+  exit 0
+fi
 version=27.1.0
 if ! cargo mutants --version 2>/dev/null | grep -qx "cargo-mutants $version"; then
   kp_log "cargo install cargo-mutants $version (~3 min)"
   cargo install --locked -q "cargo-mutants@$version"
 fi
-base=$(tr -d ' \n' <.cargo/mutants-base)
-git cat-file -e "$base^{commit}" 2>/dev/null || kp_die ".cargo/mutants-base: $base is not a commit of this repository"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git diff "$base" -- kernel-probe/src >"$work/core.diff"
