@@ -19,8 +19,8 @@ use memmap2::{MmapMut, MmapOptions};
 
 use crate::buffer::{probe_input, Input, InputError};
 use crate::cli::LoadArgs;
-use crate::crc::{FastCrc, Sha2};
-use crate::verify::{self, Signature};
+use crate::crc::FastCrc;
+use crate::verify;
 
 /// kexec_file_load flags (include/uapi/linux/kexec.h).
 const KEXEC_FILE_UNLOAD: libc::c_ulong = 0x1;
@@ -285,17 +285,9 @@ pub fn run(args: &LoadArgs) -> u8 {
     let copy_raw = trusted.is_some();
     let result =
         probe_input(&mut prober, &mut input, &mut out, &mut FastCrc, copy_raw).map(|(r, image)| {
-            // As in the plain probe: signed images get the Authenticode digest.
-            let auth =
-                r.pe.filter(|pe| pe.cert.is_some() || trusted.is_some())
-                    .map(|pe| kernel_probe::authenticode::check(image, &pe, &mut Sha2::default()));
-            if let Some(trusted) = &trusted {
-                signature = Some(match (&r.pe, &auth) {
-                    (Some(pe), auth) => verify::verify(image, pe, auth.as_ref(), trusted),
-                    (None, _) => Signature::unsigned(),
-                });
-            }
-            authenticode = auth;
+            // As in the plain probe; with --cert every EFI image gets the digest.
+            (authenticode, signature) =
+                verify::check_image(image, r.pe.as_ref(), trusted.is_some(), trusted.as_deref());
             r
         });
     let result = match result {

@@ -22,7 +22,7 @@ use kernel_probe::{quick_probe, Prober, Verdict};
 
 use buffer::{probe_input, Input, InputError, MappedOutput};
 use cli::{Cli, Command, ProbeArgs};
-use crc::{FastCrc, Sha2};
+use crc::FastCrc;
 use output::Destination;
 use verify::{Signature, TrustedCert};
 
@@ -211,22 +211,8 @@ fn probe_one(
     let mut signature = None;
     let result = match probe_input(prober, &mut input, &mut out, &mut FastCrc, false) {
         Ok((report, image)) => {
-            if let Some(pe) = report
-                .pe
-                .filter(|pe| pe.cert.is_some() || args.authenticode)
-            {
-                authenticode = Some(kernel_probe::authenticode::check(
-                    image,
-                    &pe,
-                    &mut Sha2::default(),
-                ));
-            }
-            if let Some(trusted) = trusted {
-                signature = Some(match &report.pe {
-                    Some(pe) => verify::verify(image, pe, authenticode.as_ref(), trusted),
-                    None => Signature::unsigned(),
-                });
-            }
+            (authenticode, signature) =
+                verify::check_image(image, report.pe.as_ref(), args.authenticode, trusted);
             if let Some(dest) = dest {
                 let len = match (args.trim, &report.pe) {
                     (true, Some(pe)) => pe.signed_len(image.len() as u64),

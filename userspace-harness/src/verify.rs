@@ -471,6 +471,25 @@ fn json_opt(s: &mut String, v: Option<&str>) {
     }
 }
 
+/// The checks after a valid probe, for the probe and `load` alike: the
+/// Authenticode digest of a signed image (of every EFI image when `all_efi`),
+/// and with `--cert` (`trusted`) the signature check.
+pub fn check_image(
+    image: &[u8],
+    pe: Option<&PeInfo>,
+    all_efi: bool,
+    trusted: Option<&[TrustedCert]>,
+) -> (Option<AuthenticodeInfo>, Option<Signature>) {
+    let auth = pe
+        .filter(|pe| pe.cert.is_some() || all_efi)
+        .map(|pe| kernel_probe::authenticode::check(image, pe, &mut crate::crc::Sha2::default()));
+    let sig = trusted.map(|t| match pe {
+        Some(pe) => verify(image, pe, auth.as_ref(), t),
+        None => Signature::unsigned(),
+    });
+    (auth, sig)
+}
+
 /// Verify the signature of a probed image against the given certificates.
 pub fn verify(
     image: &[u8],
