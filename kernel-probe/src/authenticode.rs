@@ -15,7 +15,7 @@
 //! kernel's lib/crypto in the module), like the CRC32.
 
 use crate::bytes;
-use crate::pe::{PeHeaders, PeInfo, DIR_SECURITY};
+use crate::pe::{CertCheck, PeHeaders, PeInfo, DIR_SECURITY};
 
 /// SHA-256 supplied by the caller.
 pub trait Sha256 {
@@ -225,14 +225,25 @@ pub fn digest<H: Sha256>(image: &[u8], pe: &PeInfo, h: &mut H) -> Result<[u8; 32
     Ok(h.finish())
 }
 
-/// The PKCS#7 SignedData inside the certificate table: the WIN_CERTIFICATE's
-/// payload (after its 8-byte header, `dwLength` bytes in all).
+/// The PKCS#7 SignedData inside the certificate table, cut as
+/// `pefile_strip_sig_wrapper()` cuts it: after the WIN_CERTIFICATE's 8-byte
+/// header, as long as the outer DER element (so the padding sbsign adds
+/// inside dwLength is left out). For a table the core has not checked or
+/// found broken, the whole WIN_CERTIFICATE payload (`dwLength - 8` bytes).
 pub fn signature_blob<'a>(image: &'a [u8], pe: &PeInfo) -> Option<&'a [u8]> {
     let cert = pe.cert?;
     let off = bytes::usize_sat(u64::from(cert.offset));
-    let len = bytes::u32_le(image, off)?;
-    let body = bytes::usize_sat(u64::from(len)).checked_sub(8)?;
-    bytes::range(image, off.checked_add(8)?, body)
+    let body = match cert.check {
+        CertCheck::Sane { pkcs7_len, .. } => pkcs7_len,
+        CertCheck::NotChecked | CertCheck::Broken(_) => {
+            bytes::u32_le(image, off)?.checked_sub(8)?
+        }
+    };
+    bytes::range(
+        image,
+        off.checked_add(8)?,
+        bytes::usize_sat(u64::from(body)),
+    )
 }
 
 /// One DER element: (tag, contents, rest).

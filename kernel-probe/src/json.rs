@@ -439,6 +439,8 @@ mod tests {
                     check: CertCheck::Sane {
                         revision: 0x200,
                         cert_type: 2,
+                        length: 0x7F9,
+                        pkcs7_len: 0x7F1,
                     },
                 }),
                 0,
@@ -558,7 +560,7 @@ mod tests {
                 Some(CertTable {
                     offset: 0x1800,
                     size: 0x800,
-                    check: CertCheck::Broken(CertProblem::LengthMismatch),
+                    check: CertCheck::Broken(CertProblem::WrapperTooLong),
                 }),
                 0,
             ),
@@ -589,7 +591,7 @@ mod tests {
                  \"exceeds_image_size\":false}},\
                  \"pe\":{{\"machine\":43620,\"signed\":false,\"signature_size\":2048,\"cert_offset\":6144,\
                  \"cert_checked\":true,\"cert_problem\":\
-                 \"WIN_CERTIFICATE length does not match the directory size\",\"trailing_bytes\":0}},\
+                 \"WIN_CERTIFICATE length is larger than the certificate table\",\"trailing_bytes\":0}},\
                  \"gzip\":null,\"zboot\":null,\
                  \"authenticode\":{{\"digest\":\"070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff\",\
                  \"digest_error\":null,\"signed_digest\":\"{}\",\"signed_digest_algorithm\":\"sha1\",\

@@ -173,13 +173,21 @@ pub struct CertTable {
 /// What we could verify of the certificate table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertCheck {
-    /// Inside the file, after the headers, with a WIN_CERTIFICATE of revision
-    /// 2.0 and type PKCS#7 whose length rounds up to the directory size.
+    /// What `pefile_strip_sig_wrapper()` (verify_pefile.c) accepts: inside
+    /// the file, after the headers, a WIN_CERTIFICATE of revision 2.0 and
+    /// type PKCS#7 no longer than the directory entry (sbsign rounds the
+    /// entry up to 8, pesign since 0.110 does not: both are fine), holding
+    /// a DER SEQUENCE that fits in it.
     Sane {
         /// wRevision (0x0200).
         revision: u16,
         /// wCertificateType (PKCS#7).
         cert_type: u16,
+        /// dwLength: the WIN_CERTIFICATE, header included.
+        length: u32,
+        /// Bytes of PKCS#7 the kernel hands to the verifier: the outer DER
+        /// element's length, or `length - 8` for an indefinite length.
+        pkcs7_len: u32,
     },
     /// Only the directory entry was seen (quick probe): the blob is not inflated.
     NotChecked,
@@ -194,12 +202,22 @@ pub enum CertProblem {
     OutsideFile,
     /// The table starts inside the headers.
     InsideHeaders,
-    /// round_up(dwLength, 8) != directory size.
-    LengthMismatch,
+    /// The table is smaller than a WIN_CERTIFICATE header (8 bytes).
+    TableTooShort,
+    /// dwLength is larger than the directory entry's size.
+    WrapperTooLong,
     /// wRevision is not 0x0200.
     BadRevision,
     /// wCertificateType is not PKCS#7 SignedData.
     BadType,
+    /// Fewer than 4 bytes of signature after the WIN_CERTIFICATE header
+    /// (a dwLength below 12).
+    SignatureMissing,
+    /// The signature is not a DER SEQUENCE that fits in dwLength.
+    NotPkcs7,
+    /// The signature's DER length takes more than two bytes (the kernel's
+    /// EMSGSIZE: a signature of 16 MiB or more).
+    Pkcs7TooLong,
 }
 
 impl CertProblem {
@@ -208,9 +226,13 @@ impl CertProblem {
         match self {
             Self::OutsideFile => "certificate table extends beyond the image",
             Self::InsideHeaders => "certificate table starts inside the PE headers",
-            Self::LengthMismatch => "WIN_CERTIFICATE length does not match the directory size",
+            Self::TableTooShort => "certificate table is shorter than a WIN_CERTIFICATE header",
+            Self::WrapperTooLong => "WIN_CERTIFICATE length is larger than the certificate table",
             Self::BadRevision => "WIN_CERTIFICATE revision is not 2.0",
             Self::BadType => "WIN_CERTIFICATE type is not PKCS#7 SignedData",
+            Self::SignatureMissing => "WIN_CERTIFICATE holds no signature",
+            Self::NotPkcs7 => "certificate table does not hold a PKCS#7 DER SEQUENCE",
+            Self::Pkcs7TooLong => "PKCS#7 signature length needs more than two bytes",
         }
     }
 }
@@ -304,14 +326,21 @@ impl PeInfo {
     }
 }
 
+/// The checks of verify_pefile.c (Linux 7.3): `chkaddr()` in
+/// `pefile_parse_binary()`, then `pefile_strip_sig_wrapper()`, in its order.
 fn check_cert(data: &[u8], image_len: u64, headers: u32, offset: u32, size: u32) -> CertCheck {
+    use CertProblem::*;
+    let broken = CertCheck::Broken;
     // Two u32s: the u64 sum cannot overflow.
     let end = u64::from(offset).saturating_add(u64::from(size));
-    if end > image_len || size < WIN_CERT_HEADER_LEN {
-        return CertCheck::Broken(CertProblem::OutsideFile);
+    if end > image_len {
+        return broken(OutsideFile);
     }
     if offset < headers {
-        return CertCheck::Broken(CertProblem::InsideHeaders);
+        return broken(InsideHeaders);
+    }
+    if size < WIN_CERT_HEADER_LEN {
+        return broken(TableTooShort);
     }
     let off = bytes::usize_sat(u64::from(offset));
     let (Some(length), Some(revision), Some(cert_type)) = (
@@ -321,19 +350,49 @@ fn check_cert(data: &[u8], image_len: u64, headers: u32, offset: u32, size: u32)
     ) else {
         return CertCheck::NotChecked;
     };
-    // verify_pefile.c: round_up(wrapper.length, 8) must equal the directory size.
-    let rounded = u64::from(length).div_ceil(8).saturating_mul(8);
-    if rounded != u64::from(size) || length < WIN_CERT_HEADER_LEN {
-        CertCheck::Broken(CertProblem::LengthMismatch)
-    } else if revision != WIN_CERT_REVISION_2_0 {
-        CertCheck::Broken(CertProblem::BadRevision)
-    } else if cert_type != WIN_CERT_TYPE_PKCS_SIGNED_DATA {
-        CertCheck::Broken(CertProblem::BadType)
-    } else {
-        CertCheck::Sane {
+    if length > size {
+        return broken(WrapperTooLong);
+    }
+    if revision != WIN_CERT_REVISION_2_0 {
+        return broken(BadRevision);
+    }
+    if cert_type != WIN_CERT_TYPE_PKCS_SIGNED_DATA {
+        return broken(BadType);
+    }
+    // The kernel computes `length - 8` unsigned: a dwLength below 8 wraps
+    // there and the DER is then bounded by nothing. Such a table is refused
+    // here as missing its signature, the kernel's answer for 8..=11.
+    let sig_len = match length.checked_sub(WIN_CERT_HEADER_LEN) {
+        Some(n) if n >= 4 => n,
+        _ => return broken(SignatureMissing),
+    };
+    let der = off.saturating_add(8);
+    let at = |i: usize| data.get(der.saturating_add(i)).copied().map(u32::from);
+    let (Some(tag), Some(len0)) = (at(0), at(1)) else {
+        return CertCheck::NotChecked;
+    };
+    if tag != 0x30 {
+        return broken(NotPkcs7);
+    }
+    let pkcs7_len = match len0 {
+        0..=0x7F => Some(len0.saturating_add(2)),
+        // Indefinite length: the kernel passes the whole rest on.
+        0x80 => Some(sig_len),
+        0x81 => at(2).map(|b| b.saturating_add(3)),
+        0x82 => at(2)
+            .zip(at(3))
+            .map(|(h, l)| (h << 8 | l).saturating_add(4)),
+        _ => return broken(Pkcs7TooLong),
+    };
+    match pkcs7_len {
+        None => CertCheck::NotChecked,
+        Some(n) if n > sig_len => broken(NotPkcs7),
+        Some(pkcs7_len) => CertCheck::Sane {
             revision,
             cert_type,
-        }
+            length,
+            pkcs7_len,
+        },
     }
 }
 
@@ -365,9 +424,16 @@ pub(crate) mod tests {
             d[dir + 4..dir + 8].copy_from_slice(&size.to_le_bytes());
             let o = off as usize;
             if o + 8 <= len {
+                // dwLength 3 short of the table (as sbsign's rounding
+                // leaves it), a DER SEQUENCE filling the rest of it.
                 d[o..o + 4].copy_from_slice(&(size - 3).to_le_bytes());
                 d[o + 4..o + 6].copy_from_slice(&WIN_CERT_REVISION_2_0.to_le_bytes());
                 d[o + 6..o + 8].copy_from_slice(&WIN_CERT_TYPE_PKCS_SIGNED_DATA.to_le_bytes());
+                if size >= 16 && o + 12 <= len {
+                    let der = (size - 3 - 12) as u16;
+                    d[o + 8..o + 10].copy_from_slice(&[0x30, 0x82]);
+                    d[o + 10..o + 12].copy_from_slice(&der.to_be_bytes());
+                }
             }
         }
         d
@@ -400,9 +466,9 @@ pub(crate) mod tests {
         img[0x2004] = 0x01;
         let rev = PeInfo::parse(&img, 0x3000).unwrap();
         assert_eq!(rev.cert_problem(), Some(CertProblem::BadRevision));
-        img[0x2000] = 0x10;
+        img[0x2000..0x2004].copy_from_slice(&0x900u32.to_le_bytes());
         let len = PeInfo::parse(&img, 0x3000).unwrap();
-        assert_eq!(len.cert_problem(), Some(CertProblem::LengthMismatch));
+        assert_eq!(len.cert_problem(), Some(CertProblem::WrapperTooLong));
     }
 
     #[test]
@@ -488,54 +554,92 @@ pub(crate) mod tests {
         img[0x40 + 0x88 + 32..0x40 + 0x88 + 36].copy_from_slice(&0x2000u32.to_le_bytes());
         assert_eq!(
             cert_check(&img, 0x3000),
-            Some(CertCheck::Broken(CertProblem::OutsideFile))
+            Some(CertCheck::Broken(CertProblem::TableTooShort))
         );
     }
 
     /// verify_pefile.c's rules, each on both sides of its boundary.
     #[test]
     fn certificate_table_boundaries() {
-        let sane = Some(CertCheck::Sane {
-            revision: WIN_CERT_REVISION_2_0,
-            cert_type: WIN_CERT_TYPE_PKCS_SIGNED_DATA,
-        });
+        let sane = |length: u32, pkcs7_len: u32| {
+            Some(CertCheck::Sane {
+                revision: WIN_CERT_REVISION_2_0,
+                cert_type: WIN_CERT_TYPE_PKCS_SIGNED_DATA,
+                length,
+                pkcs7_len,
+            })
+        };
         let broken = |p| Some(CertCheck::Broken(p));
         // Ends exactly at the end of the image; one byte short.
         let img = pe_image(0x3000, Some((0x2000, 0x1000)));
-        assert_eq!(cert_check(&img, 0x3000), sane);
+        assert_eq!(cert_check(&img, 0x3000), sane(0xFFD, 0xFF5));
         assert_eq!(cert_check(&img, 0x2FFF), broken(CertProblem::OutsideFile));
         // Starts exactly at SizeOfHeaders; one byte before.
         let img = pe_image(0x3000, Some((0x1000, 0x800)));
-        assert_eq!(cert_check(&img, 0x3000), sane);
+        assert_eq!(cert_check(&img, 0x3000), sane(0x7FD, 0x7F5));
         let img = pe_image(0x3000, Some((0xFFF, 0x800)));
         assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::InsideHeaders));
-        // Smaller than a WIN_CERTIFICATE header.
+        // Smaller than a WIN_CERTIFICATE header: "Signature wrapper too short".
         let img = pe_image(0x3000, Some((0x2000, 7)));
-        assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::OutsideFile));
-        // Eight bytes: dwLength 8 is sane, 5 (rounds up to 8 too) is not.
-        let mut img = pe_image(0x3000, Some((0x2000, 8)));
-        assert_eq!(
-            cert_check(&img, 0x3000),
-            broken(CertProblem::LengthMismatch)
-        );
-        img[0x2000] = 8;
-        assert_eq!(cert_check(&img, 0x3000), sane);
-        // round_up(dwLength, 8) must equal the size: 0x7F9..=0x800 do.
+        assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::TableTooShort));
+        // dwLength may be anything up to the table's size (pesign does not
+        // round up, sbsign does); one byte more is refused.
         let mut img = pe_image(0x3000, Some((0x2000, 0x800)));
-        for (len, ok) in [
-            (0x7F8u32, false),
-            (0x7F9, true),
-            (0x800, true),
-            (0x801, false),
+        for (len, want) in [
+            (0x801u32, broken(CertProblem::WrapperTooLong)),
+            (0x800, sane(0x800, 0x7F5)),
+            (0x7F5 + 8, sane(0x7FD, 0x7F5)),
+            (0x7F5 + 7, broken(CertProblem::NotPkcs7)),
         ] {
             img[0x2000..0x2004].copy_from_slice(&len.to_le_bytes());
-            let want = if ok {
-                sane
-            } else {
-                broken(CertProblem::LengthMismatch)
-            };
             assert_eq!(cert_check(&img, 0x3000), want, "dwLength {len:#x}");
         }
+        // The length is checked before the revision, as the kernel does.
+        img[0x2000..0x2004].copy_from_slice(&0x801u32.to_le_bytes());
+        img[0x2004] = 0x01;
+        assert_eq!(
+            cert_check(&img, 0x3000),
+            broken(CertProblem::WrapperTooLong)
+        );
+        // At least 4 bytes of signature: dwLength 12 holds `30 02 xx xx`,
+        // 11 (and anything below 8, which the kernel's `length - 8` wraps)
+        // holds none.
+        let mut img = pe_image(0x3000, Some((0x2000, 0x800)));
+        img[0x2008..0x200A].copy_from_slice(&[0x30, 0x02]);
+        for (len, want) in [
+            (12u32, sane(12, 4)),
+            (11, broken(CertProblem::SignatureMissing)),
+            (8, broken(CertProblem::SignatureMissing)),
+            (7, broken(CertProblem::SignatureMissing)),
+            (0, broken(CertProblem::SignatureMissing)),
+        ] {
+            img[0x2000..0x2004].copy_from_slice(&len.to_le_bytes());
+            assert_eq!(cert_check(&img, 0x3000), want, "dwLength {len}");
+        }
+        // The DER forms the kernel reads, each with a length that fits and
+        // one that does not (dwLength 0x20: 0x18 bytes of signature).
+        img[0x2000..0x2004].copy_from_slice(&0x20u32.to_le_bytes());
+        for (der, want) in [
+            (&[0x30, 0x16][..], sane(0x20, 0x18)),
+            (&[0x30, 0x17][..], broken(CertProblem::NotPkcs7)),
+            (&[0x30, 0x81, 0x15][..], sane(0x20, 0x18)),
+            (&[0x30, 0x81, 0x16][..], broken(CertProblem::NotPkcs7)),
+            (&[0x30, 0x82, 0x00, 0x14][..], sane(0x20, 0x18)),
+            (&[0x30, 0x82, 0x01, 0x14][..], broken(CertProblem::NotPkcs7)),
+            (&[0x30, 0x80][..], sane(0x20, 0x18)),
+            (
+                &[0x30, 0x83, 0, 0, 1][..],
+                broken(CertProblem::Pkcs7TooLong),
+            ),
+            (&[0x31, 0x16][..], broken(CertProblem::NotPkcs7)),
+        ] {
+            img[0x2008..0x2008 + der.len()].copy_from_slice(der);
+            assert_eq!(cert_check(&img, 0x3000), want, "DER {der:02x?}");
+        }
+        // A prefix that ends inside the DER header is not checked.
+        img[0x2008..0x200C].copy_from_slice(&[0x30, 0x82, 0x00, 0x14]);
+        let pe = PeInfo::parse(&img[..0x200B], 0x3000).unwrap();
+        assert_eq!(pe.cert.unwrap().check, CertCheck::NotChecked);
         let mut img = pe_image(0x3000, Some((0x2000, 0x800)));
         img[0x2006] = 0x01;
         assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::BadType));

@@ -662,3 +662,68 @@ fn gzip_copy(image: &Path, gz: &Path) -> PathBuf {
     ));
     gz.to_path_buf()
 }
+
+/// Issue 12 item 3, tried as the issue did: Debian's signed Image with its
+/// certificate directory 8 bytes longer than its WIN_CERTIFICATE (what
+/// pesign >= 0.110 leaves, which does not round dwLength up) is signed for
+/// the kernel (verify_pefile.c only refuses `wrapper.length > size`), with
+/// the digest osslsigncode computes for the original (the table is outside
+/// the hash; osslsigncode itself refuses the longer table: it reads the 8
+/// bytes as a second, empty entry); one byte of dwLength beyond the
+/// directory is broken.
+#[test]
+fn certificate_directory_longer_than_its_wrapper_is_signed() {
+    for tool in ["osslsigncode", "openssl", "gzip"] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-longer-dir");
+    let image = &debian_kernels()["signed"];
+    let mut img = std::fs::read(image).unwrap();
+    let (off, size) = raw_cert_dir(&img);
+    assert_eq!(
+        off as usize + size as usize,
+        img.len(),
+        "table ends the file"
+    );
+    let pe = raw_header(&img).pe_offset as usize;
+    let size_field = pe + 0x18 + 112 + 4 * 8 + 4;
+    img.extend_from_slice(&[0; 8]);
+    img[size_field..size_field + 4].copy_from_slice(&(size + 8).to_le_bytes());
+    let longer = dir.join("longer-dir.Image");
+    std::fs::write(&longer, &img).unwrap();
+    let expected = osslsigncode_digest(image);
+
+    let p7 = dir.join("debian.p7");
+    std::fs::write(&p7, pkcs7_of(&img)).unwrap();
+    let embedded = dir.join("embedded.pem");
+    sh(&format!(
+        "openssl pkcs7 -inform DER -in '{}' -print_certs -out '{}'",
+        p7.display(),
+        embedded.display()
+    ));
+    for input in [longer.clone(), gzip(&longer)] {
+        let (code, j) = probe_with(&[&embedded], &input);
+        assert_eq!(code, 0, "{j}");
+        let pe = &j["pe"];
+        assert_eq!(pe["signed"], true, "{j}");
+        assert_eq!(pe["cert_problem"], Value::Null, "{j}");
+        assert_eq!(pe["signature_size"], size + 8, "{j}");
+        assert_eq!(j["authenticode"]["digest"], expected.as_str(), "{j}");
+        assert_eq!(j["authenticode"]["digest_matches"], true, "{j}");
+        assert_eq!(j["signature"]["verified"], true, "{j}");
+    }
+
+    // dwLength one byte past the directory: what the kernel refuses.
+    let wrapper = u32::from_le_bytes(img[off as usize..off as usize + 4].try_into().unwrap());
+    img[off as usize..off as usize + 4].copy_from_slice(&(size + 9).to_le_bytes());
+    assert!(wrapper <= size + 8);
+    let broken = dir.join("wrapper-too-long.Image");
+    std::fs::write(&broken, &img).unwrap();
+    let (code, j) = probe_with(&[&embedded], &broken);
+    assert_eq!(code, 1, "{j}");
+    assert_eq!(j["pe"]["signed"], false, "{j}");
+    assert_eq!(
+        j["pe"]["cert_problem"], "WIN_CERTIFICATE length is larger than the certificate table",
+        "{j}"
+    );
+}

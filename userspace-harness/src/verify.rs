@@ -133,12 +133,9 @@ pub enum Failure {
     Unsigned,
     /// The core found the certificate table broken.
     CertTable(CertProblem),
-    /// The certificate directory points outside the image.
+    /// The certificate table is not in the bytes given (the core did not
+    /// check it).
     TableOutsideImage,
-    /// The certificate table is shorter than a WIN_CERTIFICATE header.
-    TableTooShort,
-    /// dwLength reaches outside the certificate table.
-    WinCertificateLength,
     /// DER that does not decode, in the named part of the PKCS#7.
     Malformed {
         part: &'static str,
@@ -244,8 +241,6 @@ impl fmt::Display for Failure {
             Self::Unsigned => f.write_str("the image is not signed"),
             Self::CertTable(p) => f.write_str(p.message()),
             Self::TableOutsideImage => f.write_str("certificate table outside the image"),
-            Self::TableTooShort => f.write_str("certificate table too short"),
-            Self::WinCertificateLength => f.write_str("WIN_CERTIFICATE length outside the table"),
             Self::Malformed { part, error } => write!(f, "malformed PKCS#7 ({part}): {error}"),
             Self::Incomplete(what) => write!(f, "malformed PKCS#7: {what}"),
             Self::NotSignedData => f.write_str("the PKCS#7 content is not SignedData"),
@@ -503,9 +498,10 @@ pub fn verify(
     if let CertCheck::Broken(p) = table.check {
         return Signature::failed(Failure::CertTable(p));
     }
-    let der = match pkcs7_blob(image, table.offset, table.size) {
-        Ok(d) => d,
-        Err(e) => return Signature::failed(e),
+    // The PKCS#7 as the kernel cuts it out of the WIN_CERTIFICATE
+    // (verify_pefile.c's rules, checked by the core).
+    let Some(der) = kernel_probe::authenticode::signature_blob(image, pe) else {
+        return Signature::failed(Failure::TableOutsideImage);
     };
     let mut sig = match verify_pkcs7(der, trusted) {
         Ok(s) => s,
@@ -527,19 +523,6 @@ pub fn verify(
         }
     }
     sig
-}
-
-/// The DER of the PKCS#7 SignedData inside the WIN_CERTIFICATE.
-fn pkcs7_blob(image: &[u8], offset: u32, size: u32) -> Result<&[u8], Failure> {
-    let start = offset as usize;
-    let table = image
-        .get(start..start.saturating_add(size as usize))
-        .ok_or(Failure::TableOutsideImage)?;
-    let len = table
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .ok_or(Failure::TableTooShort)?;
-    table.get(8..len).ok_or(Failure::WinCertificateLength)
 }
 
 /// Split the content of a constructed DER value into its elements (each a

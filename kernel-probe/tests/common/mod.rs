@@ -86,6 +86,9 @@ pub fn sign(img: &mut Vec<u8>, size: u32) {
     cert[0..4].copy_from_slice(&size.to_le_bytes());
     cert[4..6].copy_from_slice(&0x0200u16.to_le_bytes());
     cert[6..8].copy_from_slice(&0x0002u16.to_le_bytes());
+    // The outer DER SEQUENCE the kernel looks for (its content is filler).
+    cert[8..12].copy_from_slice(&[0x30, 0x82, 0, 0]);
+    cert[10..12].copy_from_slice(&(size as u16 - 12).to_be_bytes());
     img.extend_from_slice(&cert);
     let n = img.len() as u64;
     let size_field = (n + 0xFFFF) & !0xFFFF;
