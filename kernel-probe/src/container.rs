@@ -13,15 +13,18 @@ pub enum Format {
     Gzip,
     /// EFI zboot (vmlinuz.efi): a PE wrapper around a compressed Image.
     Zboot,
+    /// One or more zstd frames (Image.zst), skippable frames among them.
+    Zstd,
 }
 
 impl Format {
-    /// The name used in reports ("image", "gzip", "zboot").
+    /// The name used in reports ("image", "gzip", "zboot", "zstd").
     pub const fn name(self) -> &'static str {
         match self {
             Self::Image => "image",
             Self::Gzip => "gzip",
             Self::Zboot => "zboot",
+            Self::Zstd => "zstd",
         }
     }
 }
@@ -66,23 +69,23 @@ impl Compression {
     pub(crate) const fn unsupported_message(self) -> &'static str {
         match self {
             Self::Gzip => "gzip",
-            Self::Xz => "xz-compressed image: only gzip is supported",
-            Self::Zstd => "zstd-compressed image: only gzip is supported",
-            Self::Bzip2 => "bzip2-compressed image: only gzip is supported",
-            Self::Lz4 => "lz4-compressed image: only gzip is supported",
-            Self::Lzma => "lzma-compressed image: only gzip is supported",
-            Self::Lzo => "lzo-compressed image: only gzip is supported",
-            Self::Other => "unknown compression: only gzip is supported",
+            Self::Xz => "xz-compressed image: only gzip and zstd are supported",
+            Self::Zstd => "zstd",
+            Self::Bzip2 => "bzip2-compressed image: only gzip and zstd are supported",
+            Self::Lz4 => "lz4-compressed image: only gzip and zstd are supported",
+            Self::Lzma => "lzma-compressed image: only gzip and zstd are supported",
+            Self::Lzo => "lzo-compressed image: only gzip and zstd are supported",
+            Self::Other => "unknown compression: only gzip and zstd are supported",
         }
     }
 
     pub(crate) const fn unsupported_zboot_message(self) -> &'static str {
         match self {
             Self::Gzip => "gzip",
-            Self::Xz => "EFI zboot image with an xz payload: only gzip is supported",
-            Self::Zstd => "EFI zboot image with a zstd payload: only gzip is supported",
-            Self::Bzip2 => "EFI zboot image with a bzip2 payload: only gzip is supported",
-            Self::Lz4 => "EFI zboot image with an lz4 payload: only gzip is supported",
+            Self::Xz => "EFI zboot image with an xz payload: only gzip and zstd are supported",
+            Self::Zstd => "zstd",
+            Self::Bzip2 => "EFI zboot image with a bzip2 payload: only gzip and zstd are supported",
+            Self::Lz4 => "EFI zboot image with an lz4 payload: only gzip and zstd are supported",
             Self::Lzma => "EFI zboot image with an lzma payload: only gzip is supported",
             Self::Lzo => "EFI zboot image with an lzo payload: only gzip is supported",
             Self::Other => "EFI zboot image with an unknown payload compression",
@@ -130,6 +133,9 @@ pub const SNIFF_LEN: usize = 64;
 pub fn sniff(head: &[u8]) -> Sniffed {
     if head.starts_with(&GZIP_MAGIC) {
         return Sniffed::Known(Format::Gzip);
+    }
+    if crate::zstd::is_frame_magic(head) {
+        return Sniffed::Known(Format::Zstd);
     }
     if head.starts_with(b"MZ") && bytes::range(head, 4, 4) == Some(b"zimg") {
         return Sniffed::Known(Format::Zboot);
@@ -183,6 +189,15 @@ mod tests {
             sniff(&[0x02, 0x21, 0x4C, 0x18, 1]),
             Sniffed::Unsupported(Compression::Lz4)
         );
+        assert_eq!(
+            sniff(&[0x28, 0xB5, 0x2F, 0xFD, 0]),
+            Sniffed::Known(Format::Zstd)
+        );
+        assert_eq!(
+            sniff(&[0x5F, 0x2A, 0x4D, 0x18]),
+            Sniffed::Known(Format::Zstd)
+        );
+        assert_eq!(sniff(&[0x5F, 0x2A, 0x4D, 0x19]), Sniffed::Unknown);
         assert_eq!(sniff(b"hello"), Sniffed::Unknown);
         assert_eq!(sniff(b""), Sniffed::Unknown);
     }

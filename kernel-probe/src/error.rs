@@ -40,6 +40,30 @@ pub enum ProbeError {
     CorruptDeflate,
     /// The input ends before the compressed stream does.
     Truncated,
+    /// The zstd data is invalid (RFC 8878; the reference decoder's
+    /// corruption_detected and its kin).
+    CorruptZstd,
+    /// A zstd frame's content checksum (XXH64) does not match its data.
+    ZstdChecksum,
+    /// A zstd frame's data is not as long as its Frame_Content_Size.
+    ZstdContentSize,
+    /// A zstd frame names a dictionary: there is none to decode it with.
+    ZstdDictionary,
+    /// A zstd frame's Window_Log is above 31, more than the reference
+    /// decoder accepts.
+    ZstdWindowTooLarge,
+    /// A zstd frame header sets its reserved bit: a format we do not know.
+    ZstdReservedBit,
+    /// Bytes after the last zstd frame that are no frame.
+    ZstdTrailingGarbage,
+    /// A zstd block decompresses to more than Block_Maximum_Size (the
+    /// smaller of Window_Size and 128 KiB; RFC 8878 3.1.1.2.4).
+    ZstdBlockTooLarge,
+    /// A Huffman-coded literals stream did not end exactly with its
+    /// literals (bits left over, or read beyond its start). RFC 8878 and
+    /// the reference decoder's one-stream path refuse it; its fast
+    /// four-stream path does not look.
+    ZstdLiteralsNotExact,
     /// The CRC32 in a gzip trailer does not match the decompressed data.
     CrcMismatch,
     /// The ISIZE in a gzip trailer does not match the decompressed length.
@@ -93,7 +117,12 @@ impl ProbeError {
             | Self::Truncated
             | Self::CrcMismatch
             | Self::IsizeMismatch
-            | Self::GzipHeaderCrc => EBADMSG,
+            | Self::GzipHeaderCrc
+            | Self::CorruptZstd
+            | Self::ZstdChecksum
+            | Self::ZstdContentSize
+            | Self::ZstdBlockTooLarge
+            | Self::ZstdLiteralsNotExact => EBADMSG,
             Self::TooBig => EFBIG,
             Self::TextOffsetUnaligned => EADDRNOTAVAIL,
             Self::NoMemory => ENOMEM,
@@ -104,6 +133,10 @@ impl ProbeError {
             | Self::GzipBadMethod
             | Self::GzipReservedFlags
             | Self::TrailingGarbage
+            | Self::ZstdDictionary
+            | Self::ZstdWindowTooLarge
+            | Self::ZstdReservedBit
+            | Self::ZstdTrailingGarbage
             | Self::ImageTooShort
             | Self::NotArm64Image
             | Self::ImageSizeZero
@@ -138,6 +171,17 @@ impl ProbeError {
             Self::TrailingGarbage => "trailing garbage after the last gzip member",
             Self::CorruptDeflate => "corrupt deflate data",
             Self::Truncated => "compressed data is truncated",
+            Self::CorruptZstd => "corrupt zstd data",
+            Self::ZstdChecksum => "zstd content checksum (XXH64) mismatch",
+            Self::ZstdContentSize => "zstd frame data does not match its Frame_Content_Size",
+            Self::ZstdDictionary => "zstd frame needs a dictionary: none is available",
+            Self::ZstdWindowTooLarge => "zstd frame window is larger than 2^31 (Window_Log > 31)",
+            Self::ZstdReservedBit => "zstd frame header has its reserved bit set",
+            Self::ZstdTrailingGarbage => "trailing garbage after the last zstd frame",
+            Self::ZstdLiteralsNotExact => "zstd literals stream does not end with its literals",
+            Self::ZstdBlockTooLarge => {
+                "zstd block decompresses to more than its Block_Maximum_Size"
+            }
             Self::CrcMismatch => "gzip CRC32 mismatch",
             Self::IsizeMismatch => "gzip ISIZE mismatch",
             Self::TooBig => "decompressed image exceeds the size bound",

@@ -26,6 +26,7 @@ pub enum Key {
     Header,
     Pe,
     Gzip,
+    Zstd,
     Zboot,
     Authenticode,
     KdumpBytesNeeded,
@@ -35,7 +36,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order a line has them.
-    pub const ALL: [Key; 16] = [
+    pub const ALL: [Key; 17] = [
         Key::Path,
         Key::Ok,
         Key::Errno,
@@ -47,6 +48,7 @@ impl Key {
         Key::Header,
         Key::Pe,
         Key::Gzip,
+        Key::Zstd,
         Key::Zboot,
         Key::Authenticode,
         Key::KdumpBytesNeeded,
@@ -68,6 +70,7 @@ impl Key {
             Key::Header => "header",
             Key::Pe => "pe",
             Key::Gzip => "gzip",
+            Key::Zstd => "zstd",
             Key::Zboot => "zboot",
             Key::Authenticode => "authenticode",
             Key::KdumpBytesNeeded => "kdump_bytes_needed",
@@ -205,6 +208,21 @@ fn report_value<W: Write>(w: &mut W, key: Key, r: &Report, v: Option<&Verdict>) 
                     write!(w, "{}", g.members)?;
                 }
                 write!(w, ",\"crc32\":{},\"isize\":{}}}", g.crc32, g.isize)
+            }
+            None => w.write_str("null"),
+        },
+        Key::Zstd => match &r.zstd {
+            Some(z) => {
+                write!(
+                    w,
+                    "{{\"frames\":{},\"skippable_frames\":{},\"window_size\":{},\"content_size\":",
+                    z.frames, z.skippable_frames, z.window_size
+                )?;
+                match z.content_size {
+                    Some(c) => write!(w, "{c}")?,
+                    None => w.write_str("null")?,
+                }
+                write!(w, ",\"checksummed\":{}}}", z.checksummed)
             }
             None => w.write_str("null"),
         },
@@ -365,7 +383,7 @@ mod tests {
             line.as_str(),
             "{\"path\":\"x.gz\",\"ok\":false,\"errno\":74,\"errno_name\":\"EBADMSG\",\
              \"error\":\"gzip CRC32 mismatch\",\"format\":\"gzip\",\"input_size\":10,\
-             \"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\"zboot\":null,\
+             \"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\
              \"authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\
              \"quick\":null}\n"
         );
@@ -388,7 +406,7 @@ mod tests {
             s,
             "{\"path\":\"a\\\"b\",\"ok\":false,\"errno\":2,\"errno_name\":\"ENOENT\",\
              \"error\":\"No such file\",\"format\":null,\"input_size\":null,\"image_bytes\":null,\
-             \"header\":null,\"pe\":null,\"gzip\":null,\"zboot\":null,\"authenticode\":null,\
+             \"header\":null,\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"authenticode\":null,\
              \"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null,\"signature\":null}"
         );
     }
@@ -451,6 +469,7 @@ mod tests {
                 isize: 0x100_0000,
             }),
             zboot: None,
+            zstd: None,
             quick: false,
         };
         let a = AuthenticodeInfo {
@@ -475,7 +494,7 @@ mod tests {
                  \"exceeds_image_size\":false}},\
                  \"pe\":{{\"machine\":43620,\"signed\":true,\"signature_size\":2048,\"cert_offset\":16775168,\
                  \"cert_checked\":true,\"cert_problem\":null,\"trailing_bytes\":0}},\
-                 \"gzip\":{{\"members\":2,\"crc32\":305419896,\"isize\":16777216}},\"zboot\":null,\
+                 \"gzip\":{{\"members\":2,\"crc32\":305419896,\"isize\":16777216}},\"zstd\":null,\"zboot\":null,\
                  \"authenticode\":{{\"digest\":\"{ab}\",\"digest_error\":null,\"signed_digest\":\"{ab}\",\
                  \"signed_digest_algorithm\":\"sha256\",\"signed_digest_error\":null,\"digest_matches\":true}},\
                  \"kdump_bytes_needed\":20971520,\"crashkernel_min\":27262976,\"quick\":false}}\n"
@@ -511,6 +530,7 @@ mod tests {
                 crc32: 0,
                 isize: 0x2000,
             }),
+            zstd: None,
             zboot: Some(ZbootHeader {
                 payload_offset: 0x1000,
                 payload_size: 4000,
@@ -534,7 +554,7 @@ mod tests {
              \"exceeds_image_size\":true},\
              \"pe\":{\"machine\":43620,\"signed\":true,\"signature_size\":256,\"cert_offset\":12288,\
              \"cert_checked\":false,\"cert_problem\":null,\"trailing_bytes\":5},\
-             \"gzip\":{\"members\":null,\"crc32\":0,\"isize\":8192},\
+             \"gzip\":{\"members\":null,\"crc32\":0,\"isize\":8192},\"zstd\":null,\
              \"zboot\":{\"compression\":\"gzip\",\"payload_offset\":4096,\"payload_size\":4000},\
              \"authenticode\":{\"digest\":null,\"digest_error\":\"more than 96 PE sections\",\
              \"signed_digest\":null,\"signed_digest_algorithm\":null,\"signed_digest_error\":\
@@ -566,6 +586,7 @@ mod tests {
             ),
             gzip: None,
             zboot: None,
+            zstd: None,
             quick: false,
         };
         let mut digest = [0u8; 32];
@@ -592,7 +613,7 @@ mod tests {
                  \"pe\":{{\"machine\":43620,\"signed\":false,\"signature_size\":2048,\"cert_offset\":6144,\
                  \"cert_checked\":true,\"cert_problem\":\
                  \"WIN_CERTIFICATE length is larger than the certificate table\",\"trailing_bytes\":0}},\
-                 \"gzip\":null,\"zboot\":null,\
+                 \"gzip\":null,\"zstd\":null,\"zboot\":null,\
                  \"authenticode\":{{\"digest\":\"070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff\",\
                  \"digest_error\":null,\"signed_digest\":\"{}\",\"signed_digest_algorithm\":\"sha1\",\
                  \"signed_digest_error\":null,\"digest_matches\":null}},\
@@ -607,7 +628,9 @@ mod tests {
         }
         let line = plain.json_line(Some("Image")).unwrap();
         assert!(
-            line.contains(",\"pe\":null,\"gzip\":null,\"zboot\":null,\"authenticode\":null,"),
+            line.contains(
+                ",\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"authenticode\":null,"
+            ),
             "{line}"
         );
     }

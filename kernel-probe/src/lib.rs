@@ -47,6 +47,7 @@ mod prober;
 mod quick;
 pub mod report;
 pub mod zboot;
+pub mod zstd;
 
 pub use container::{Compression, Format};
 pub use crc::{Crc32, TableCrc32};
@@ -55,10 +56,11 @@ pub use image::{Arm64ImageHeader, Endian, Granules, PageSize, Target};
 pub use json::ReportLine;
 pub use prober::{
     probe, NoOutput, OutputBuffer, ProbeOptions, Prober, DEFAULT_MAX_IMAGE_SIZE, HEAD_LEN,
-    QUICK_HEAD_INPUT,
+    QUICK_HEAD_INPUT, QUICK_HEAD_INPUT_ZSTD,
 };
 pub use quick::{quick_probe, QUICK_PADDING_SCAN};
 pub use report::{GzipInfo, Report, Verdict};
+pub use zstd::ZstdInfo;
 
 impl Prober {
     /// The verdict to print for `result`, with what the prober learned.

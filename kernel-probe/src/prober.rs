@@ -11,7 +11,7 @@
 use miniz_oxide::inflate::core::DecompressorOxide;
 
 use crate::bytes;
-use crate::container::{sniff, Format, Sniffed, GZIP_MAGIC, SNIFF_LEN};
+use crate::container::{sniff, Compression, Format, Sniffed, GZIP_MAGIC, SNIFF_LEN};
 use crate::crc::Crc32;
 use crate::error::ProbeError;
 use crate::gzip::{HeaderParser, Trailer, TRAILER_LEN};
@@ -20,6 +20,7 @@ use crate::inflate::{self, Status};
 use crate::pe::PE_HEADER_WINDOW;
 use crate::report::{GzipInfo, Report};
 use crate::zboot::ZbootHeader;
+use crate::zstd::{self as zst, ZstdDecoder, ZstdInfo};
 
 /// Bytes of decompressed image kept in the prober before the output buffer
 /// exists: the arm64 header and the PE headers.
@@ -31,6 +32,11 @@ pub const HEAD_LEN: usize = PE_HEADER_WINDOW;
 /// worst cost per input byte (a flood of empty dynamic blocks, ~110 ns/byte
 /// on x86-64) 32 KiB is ~4 ms, and 100 times what real kernels need.
 pub const QUICK_HEAD_INPUT: u64 = 32 << 10;
+
+/// The quick probe's budget for zstd data while the head is not full: the
+/// frame header and the first block, which may be as long as 128 KiB (a
+/// `-19` kernel's first block is ~40 KiB) and holds the head.
+pub const QUICK_HEAD_INPUT_ZSTD: u64 = zst::BLOCK_MAX as u64 + 1024;
 
 /// The default bound on the decompressed image: 256 MiB.
 pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 256 << 20;
@@ -118,6 +124,8 @@ enum Stage {
     AfterMember,
     /// Zero padding after the last member.
     Padding,
+    /// zstd frames (the decoder keeps its own stages).
+    Zstd,
     /// zboot: the bytes after the payload (rest of the PE file).
     ZbootTail,
     /// The quick probe stopped once the head was full.
@@ -135,7 +143,8 @@ enum Sink {
     },
 }
 
-/// The streaming probe. About 15 KB: allocate it where the caller wants it
+/// The streaming probe. About 285 KB (the zstd decoder's two 128 KiB block
+/// buffers): allocate it where the caller wants it
 /// (a heap box in userspace and in the kernel), never on a kernel stack, and
 /// reuse it with [`Prober::reset`].
 ///
@@ -145,7 +154,8 @@ enum Sink {
 /// integer, an array of them, a bool, an enum with `#[repr(u8)]` whose
 /// variant 0 exists, a struct or `Option` of those, or miniz_oxide's
 /// `DecompressorOxide` (integers, arrays and a fieldless state enum whose
-/// first variant, `Start`, is 0). Keep it so when adding fields;
+/// first variant, `Start`, is 0), and the zstd decoder (the same kinds,
+/// its stage enum `#[repr(u8)]` with `Magic` = 0). Keep it so when adding fields;
 /// `tests/zeroed.rs` checks it under Miri. miniz_oxide is pinned exactly and
 /// vendored (Cargo.toml, vendor/miniz_oxide), so any change to its state is a
 /// change in this repository, checked again by that test; a changed size of
@@ -154,6 +164,7 @@ enum Sink {
 #[derive(Clone)]
 pub struct Prober {
     inflater: DecompressorOxide,
+    zstd: ZstdDecoder,
     head: [u8; HEAD_LEN],
     sniff: [u8; SNIFF_LEN],
     sniff_len: usize,
@@ -202,11 +213,12 @@ impl Default for Prober {
 }
 
 impl Prober {
-    /// A prober; this value is ~15 KB, so prefer building it in place on the
-    /// heap and calling [`Self::reset`].
+    /// A prober; this value is ~285 KB, so prefer building it in place on
+    /// the heap (zeroed) and calling [`Self::reset`].
     pub fn new(opts: ProbeOptions) -> Self {
         Self {
             inflater: DecompressorOxide::default(),
+            zstd: ZstdDecoder::default(),
             head: [0; HEAD_LEN],
             sniff: [0; SNIFF_LEN],
             sniff_len: 0,
@@ -237,6 +249,7 @@ impl Prober {
     /// reset; the inflate tables are rebuilt per stream anyway.
     pub fn reset(&mut self, opts: ProbeOptions) {
         inflate::reset(&mut self.inflater);
+        self.zstd.reset();
         self.sniff_len = 0;
         self.opts = opts;
         self.stage = Stage::Sniff;
@@ -359,7 +372,8 @@ impl Prober {
             | Stage::Deflate
             | Stage::Trailer
             | Stage::AfterMember
-            | Stage::Padding => {
+            | Stage::Padding
+            | Stage::Zstd => {
                 payload_left.map_or(input.len(), |left| input.len().min(bytes::usize_sat(left)))
             }
             _ => input.len(),
@@ -371,12 +385,21 @@ impl Prober {
             && self.sink == Sink::Head
             && matches!(
                 self.stage,
-                Stage::GzipHeader | Stage::Deflate | Stage::Trailer | Stage::AfterMember
+                Stage::GzipHeader
+                    | Stage::Deflate
+                    | Stage::Trailer
+                    | Stage::AfterMember
+                    | Stage::Zstd
             );
         let in_payload = if budgeted {
-            let left = QUICK_HEAD_INPUT.saturating_sub(self.head_input);
+            let budget = if self.stage == Stage::Zstd {
+                QUICK_HEAD_INPUT_ZSTD
+            } else {
+                QUICK_HEAD_INPUT
+            };
+            let left = budget.saturating_sub(self.head_input);
             if left == 0 && in_payload > 0 {
-                if self.stage == Stage::Deflate && self.out_pos >= HEAD_LEN {
+                if matches!(self.stage, Stage::Deflate | Stage::Zstd) && self.out_pos >= HEAD_LEN {
                     // The head is full and the decoder only waits for more
                     // output (a run of empty blocks, say): decide now.
                     self.announce(out)?;
@@ -398,7 +421,10 @@ impl Prober {
                 });
                 let n = input.len().min(bytes::usize_sat(skip));
                 if n == bytes::usize_sat(skip) {
-                    self.stage = Stage::GzipHeader;
+                    self.stage = match self.zboot.map(|z| z.compression) {
+                        Some(Compression::Zstd) => Stage::Zstd,
+                        _ => Stage::GzipHeader,
+                    };
                 }
                 n
             }
@@ -414,6 +440,7 @@ impl Prober {
                 n
             }
             Stage::Deflate => self.inflate(data, out, crc)?,
+            Stage::Zstd => self.unzstd(data, out)?,
             Stage::Trailer => self.trailer_step(data)?,
             Stage::AfterMember => match data.first() {
                 Some(0) => {
@@ -447,6 +474,7 @@ impl Prober {
             {
                 match self.stage {
                     Stage::AfterMember | Stage::Padding => self.stage = Stage::ZbootTail,
+                    Stage::Zstd if self.zstd.at_frame_boundary() => self.stage = Stage::ZbootTail,
                     Stage::Stopped => {}
                     _ => return Err(ProbeError::Truncated),
                 }
@@ -479,7 +507,7 @@ impl Prober {
             self.sniff_len = self.sniff_len.saturating_add(1);
             used = used.saturating_add(1);
             let head = self.sniff.get(..self.sniff_len).unwrap_or_default();
-            if head == GZIP_MAGIC || self.sniff_len == SNIFF_LEN {
+            if head == GZIP_MAGIC || zst::is_frame_magic(head) || self.sniff_len == SNIFF_LEN {
                 break;
             }
         }
@@ -490,6 +518,12 @@ impl Prober {
             let magic = GZIP_MAGIC;
             // Replay the sniffed bytes into the member parser.
             self.gz_header.feed(&magic, crc)?;
+        } else if zst::is_frame_magic(head) {
+            self.format = Some(Format::Zstd);
+            self.stage = Stage::Zstd;
+            let magic = self.sniff;
+            // Replay the four magic bytes into the decoder.
+            self.unzstd(magic.get(..4).unwrap_or_default(), out)?;
         } else if self.sniff_len == SNIFF_LEN {
             self.decide_full_sniff(out)?;
         }
@@ -513,8 +547,8 @@ impl Prober {
                     return Err(ProbeError::InvalidState);
                 }
             }
-            // Gzip was decided on its first two bytes.
-            Sniffed::Known(Format::Gzip) => return Err(ProbeError::InvalidState),
+            // Gzip and zstd were decided on their first bytes.
+            Sniffed::Known(Format::Gzip | Format::Zstd) => return Err(ProbeError::InvalidState),
             Sniffed::Unsupported(c) => return Err(ProbeError::UnsupportedCompression(c)),
             Sniffed::Unknown => return Err(ProbeError::UnknownFormat),
         }
@@ -657,6 +691,34 @@ impl Prober {
         }
     }
 
+    fn unzstd<O: OutputBuffer>(&mut self, data: &[u8], out: &mut O) -> Result<usize, ProbeError> {
+        let mut used = 0;
+        loop {
+            let limit = self.limit();
+            let pos = self.out_pos;
+            let buf = match self.sink {
+                Sink::Head => &mut self.head[..],
+                Sink::Output { .. } => out.as_mut_slice(),
+            };
+            let rest = data.get(used..).unwrap_or_default();
+            let step = self.zstd.step(rest, buf, pos, limit)?;
+            self.out_pos = self.out_pos.saturating_add(step.produced);
+            used = used.saturating_add(step.consumed);
+            match step.status {
+                zst::Status::NeedInput => return Ok(used),
+                zst::Status::OutputFull => {
+                    if self.sink == Sink::Head {
+                        if !self.announce(out)? {
+                            return Ok(data.len());
+                        }
+                        continue;
+                    }
+                    return Err(self.overflow_error());
+                }
+            }
+        }
+    }
+
     fn trailer_step(&mut self, data: &[u8]) -> Result<usize, ProbeError> {
         let take = TRAILER_LEN.saturating_sub(self.trailer_len).min(data.len());
         let end = self.trailer_len.saturating_add(take);
@@ -716,14 +778,18 @@ impl Prober {
             Stage::AfterMember | Stage::Padding if self.payload_left().is_some_and(|l| l > 0) => {
                 return Err(ProbeError::Truncated)
             }
-            Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail => {}
+            Stage::Zstd if self.payload_left().is_some_and(|l| l > 0) => {
+                return Err(ProbeError::Truncated)
+            }
+            Stage::Zstd if !self.zstd.at_frame_boundary() => return Err(ProbeError::Truncated),
+            Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail | Stage::Zstd => {}
             Stage::ZbootSkip | Stage::GzipHeader | Stage::Deflate | Stage::Trailer => {
                 return Err(ProbeError::Truncated)
             }
             Stage::Stopped => return Err(ProbeError::InvalidState),
         }
         let image = self.image(out);
-        let report = Report::build(
+        let mut report = Report::build(
             image,
             self.opts.target,
             self.opts.max_image_size,
@@ -732,6 +798,7 @@ impl Prober {
             self.gzip_info(),
             self.zboot,
         )?;
+        report.zstd = self.zstd_info();
         Ok(report)
     }
 
@@ -742,6 +809,15 @@ impl Prober {
             crc32: t.crc32,
             isize: t.isize,
         })
+    }
+
+    /// zstd facts, for zstd and zstd zboot.
+    pub(crate) fn zstd_info(&self) -> Option<ZstdInfo> {
+        let zstd = self.format == Some(Format::Zstd)
+            || self
+                .zboot
+                .is_some_and(|z| z.compression == Compression::Zstd);
+        zstd.then(|| self.zstd.info())
     }
 
     /// Quick probe state: the head (whatever was inflated of it) and the zboot header.

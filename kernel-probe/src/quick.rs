@@ -66,6 +66,9 @@ fn quick_compressed<C: Crc32>(
     };
     let header = prober.head();
     let seg = crate::image::header_of(header, &opts.target)?.max_file_len(opts.target.page_size)?;
+    if let Some(info) = prober.zstd_info() {
+        return quick_zstd(prober, input, seg, info);
+    }
     let (crc32, isize) = claimed_trailer(gz, seg)?;
     let gzip = Some(GzipInfo {
         members: 0,
@@ -84,6 +87,39 @@ fn quick_compressed<C: Crc32>(
     )
     .map(|mut r| {
         r.quick = true;
+        r
+    })
+}
+
+/// zstd: the length the first frame header declares (Frame_Content_Size);
+/// for a zboot payload without one (the kernel build pipes the Image into
+/// zstd), the le32 size Makefile.zboot appends after the payload; with
+/// neither, the header's own bound (nothing to check it against).
+fn quick_zstd(
+    prober: &Prober,
+    input: &[u8],
+    seg: u64,
+    info: crate::zstd::ZstdInfo,
+) -> Result<Report, ProbeError> {
+    let opts = *prober.options();
+    let appended = prober.zboot().and_then(|z| {
+        let end = bytes::usize_sat(z.payload_end());
+        bytes::u32_le(input, end).map(u64::from)
+    });
+    let claimed = info.content_size.or(appended).unwrap_or(seg);
+    Report::build_claimed(
+        prober.head(),
+        claimed,
+        opts.target,
+        opts.max_image_size,
+        prober.format().unwrap_or(Format::Zstd),
+        input.len() as u64,
+        None,
+        prober.zboot(),
+    )
+    .map(|mut r| {
+        r.quick = true;
+        r.zstd = Some(info);
         r
     })
 }

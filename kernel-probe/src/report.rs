@@ -8,6 +8,7 @@ use crate::error::ProbeError;
 use crate::image::{header_of, Arm64ImageHeader, Target};
 use crate::pe::PeInfo;
 use crate::zboot::ZbootHeader;
+use crate::zstd::ZstdInfo;
 
 /// gzip facts, from the last member's trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct Report {
     pub gzip: Option<GzipInfo>,
     /// The zboot header, for zboot.
     pub zboot: Option<ZbootHeader>,
+    /// zstd facts, for zstd and zstd zboot.
+    pub zstd: Option<ZstdInfo>,
     /// Answered from the headers alone: nothing past them was inflated or
     /// checksummed.
     pub quick: bool,
@@ -100,6 +103,7 @@ impl Report {
             pe,
             gzip,
             zboot,
+            zstd: None,
             quick: image_len != image.len() as u64,
         })
     }

@@ -17,12 +17,14 @@ pub struct ZbootHeader {
     pub payload_offset: u32,
     /// Length of the compressed payload.
     pub payload_size: u32,
-    /// The payload's compression (only gzip is accepted).
+    /// The payload's compression (gzip or zstd: since Linux 6.13 the only
+    /// two zboot builds; "zstd22" was the name before 6.13, "zstd" after).
     pub compression: Compression,
 }
 
 impl ZbootHeader {
-    /// Parse and check the header; a non-gzip payload is named in the error.
+    /// Parse and check the header; a payload neither gzip nor zstd is named
+    /// in the error.
     /// `file_len` is the outer file's length when known (one-shot), so a
     /// payload outside the file is refused before any inflating.
     pub fn parse(head: &[u8], file_len: Option<u64>) -> Result<Self, ProbeError> {
@@ -35,7 +37,7 @@ impl ZbootHeader {
         let name_field = bytes::range(head, NAME_OFFSET, NAME_LEN).ok_or(bad)?;
         let name_len = name_field.iter().position(|&b| b == 0).ok_or(bad)?;
         let compression = Compression::from_zboot_name(name_field.get(..name_len).ok_or(bad)?);
-        if compression != Compression::Gzip {
+        if !matches!(compression, Compression::Gzip | Compression::Zstd) {
             return Err(ProbeError::UnsupportedZbootCompression(compression));
         }
         let end = u64::from(payload_offset).saturating_add(u64::from(payload_size));
@@ -80,11 +82,20 @@ pub(crate) mod tests {
         assert_eq!(z.payload_end(), 0x3000);
     }
 
+    /// Both names Makefile.zboot has written for zstd: "zstd22" (before
+    /// Linux 6.13) and "zstd" (since).
+    #[test]
+    fn parses_zstd_zboot_by_either_name() {
+        for name in [&b"zstd22"[..], b"zstd"] {
+            let z = ZbootHeader::parse(&zboot_head(0x1000, 0x2000, name), Some(0x3004)).unwrap();
+            assert_eq!(z.compression, Compression::Zstd, "{name:?}");
+        }
+    }
+
     #[test]
     fn rejects_other_payloads_by_name() {
         for (name, c) in [
-            (&b"zstd22"[..], Compression::Zstd),
-            (b"xzkern", Compression::Xz),
+            (&b"xzkern"[..], Compression::Xz),
             (b"lz4", Compression::Lz4),
             (b"lzma", Compression::Lzma),
             (b"lzo", Compression::Lzo),

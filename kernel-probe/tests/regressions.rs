@@ -372,3 +372,38 @@ fn quick_probe_looks_through_bounded_padding() {
     // The full probe reads all of it.
     assert!(oneshot(&gz, opts()).0.result.is_ok());
 }
+
+/// zstd_differential finding 1: a frame with a 1 KiB window whose one
+/// compressed block decompresses to 6301 bytes. libzstd's one-pass decoder
+/// accepted it here (it catches an oversized block only when its literal
+/// buffer sits in the way), its streaming decoder refuses it ("Decompressed
+/// Block Size Exceeds Maximum"), as RFC 8878 3.1.1.2.4 does: so do we.
+#[test]
+fn zstd_block_larger_than_its_window() {
+    let z = include_bytes!("data/zstd-block-larger-than-window.zst");
+    let mut d = Box::<kernel_probe::zstd::ZstdDecoder>::default();
+    let mut out = vec![0u8; 1 << 20];
+    assert_eq!(
+        kernel_probe::zstd::decode(&mut d, z, &mut out),
+        Err(ProbeError::ZstdBlockTooLarge)
+    );
+    let mut r = zstd::stream::read::Decoder::new(&z[..]).unwrap();
+    assert!(
+        r.read_to_end(&mut Vec::new()).is_err(),
+        "libzstd streaming refuses it too"
+    );
+}
+
+/// zstd_differential finding 2: four Huffman literal streams, the first of
+/// which has 6 bits left after its 68 literals. libzstd's fast four-stream
+/// loop only counts literals and accepts it; its one-stream path and the
+/// RFC's educational decoder require the stream to end exactly: so do we.
+#[test]
+fn zstd_literals_stream_with_bits_left() {
+    let z = include_bytes!("data/zstd-literals-stream-bits-left.zst");
+    let mut d = Box::<kernel_probe::zstd::ZstdDecoder>::default();
+    let mut out = vec![0u8; 1 << 20];
+    let e = kernel_probe::zstd::decode(&mut d, z, &mut out).unwrap_err();
+    assert_eq!(e, ProbeError::ZstdLiteralsNotExact);
+    assert_eq!(e.errno(), error::EBADMSG);
+}
