@@ -1,5 +1,5 @@
 //! The kernel module allocates its `Prober` from zeroed memory (building
-//! 15 KB on a kernel stack is not an option) and then resets it. This checks
+//! 285 KB on a kernel stack is not an option) and then resets it. This checks
 //! that an all-zero `Prober`, once reset, probes exactly like a new one. Run
 //! under Miri (`cargo +nightly miri test --test zeroed`) it also checks that
 //! all-zero bytes are a valid `Prober` at all.
@@ -8,6 +8,18 @@ mod common;
 
 use common::*;
 use kernel_probe::{probe, ProbeOptions, Prober};
+
+/// Writes the zstd input the zeroed test uses (`--ignored`, by hand).
+#[test]
+#[ignore]
+fn write_zstd_fixture() {
+    let z = zstd::bulk::compress(&kernel(20_000), 19).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kernel-20000.zst"),
+        z,
+    )
+    .unwrap();
+}
 
 #[test]
 fn zeroed_then_reset_is_a_new_prober() {
@@ -19,7 +31,9 @@ fn zeroed_then_reset_is_a_new_prober() {
     let mut zeroed: Box<Prober> = unsafe { Box::new_zeroed().assume_init() };
     zeroed.reset(ProbeOptions::default());
     let mut fresh = Box::new(Prober::new(ProbeOptions::default()));
-    for input in [&img[..], &gz[..], &gz[..100]] {
+    // zstd -19 of `kernel(20_000)` (Miri cannot run libzstd to make it).
+    let zst = include_bytes!("data/kernel-20000.zst");
+    for input in [&img[..], &gz[..], &gz[..100], &zst[..], &zst[..200]] {
         let (mut a, mut b) = (VecOut::default(), VecOut::default());
         let ra = probe(&mut zeroed, input, &mut a, &mut Crc).map(|(r, i)| (r, i.to_vec()));
         let rb = probe(&mut fresh, input, &mut b, &mut Crc).map(|(r, i)| (r, i.to_vec()));

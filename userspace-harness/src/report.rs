@@ -66,10 +66,11 @@ pub fn write_text<W: Write>(v: &Verdict, w: &mut W, path: &str) -> fmt::Result {
     writeln!(
         w,
         "{path}: OK: arm64 Image{}",
-        match r.format {
-            Format::Image => " (uncompressed)",
-            Format::Gzip => ", gzip-compressed",
-            Format::Zboot => " inside EFI zboot (gzip payload)",
+        match (r.format, r.zboot.map(|z| z.compression.name())) {
+            (Format::Image, _) => " (uncompressed)".to_string(),
+            (Format::Gzip, _) => ", gzip-compressed".to_string(),
+            (Format::Zstd, _) => ", zstd-compressed".to_string(),
+            (Format::Zboot, c) => format!(" inside EFI zboot ({} payload)", c.unwrap_or("gzip")),
         }
     )?;
     writeln!(w, "  input size          {} bytes", r.input_size)?;
@@ -202,6 +203,32 @@ pub fn write_text<W: Write>(v: &Verdict, w: &mut W, path: &str) -> fmt::Result {
                 " (trailer not verified)"
             } else {
                 ", verified"
+            }
+        )?;
+    }
+    if let Some(z) = &r.zstd {
+        write!(
+            w,
+            "  zstd                {} frame{}",
+            z.frames,
+            if z.frames == 1 { "" } else { "s" }
+        )?;
+        if z.skippable_frames > 0 {
+            write!(w, " (and {} skippable)", z.skippable_frames)?;
+        }
+        write!(w, ", window {} bytes", z.window_size)?;
+        match (z.content_size, r.quick) {
+            (Some(c), true) => write!(w, ", the first frame declares {c} bytes")?,
+            (Some(c), false) => write!(w, ", content size {c} declared and verified")?,
+            (None, _) => write!(w, ", no content size declared")?,
+        }
+        writeln!(
+            w,
+            "{}",
+            match (z.checksummed, r.quick) {
+                (_, true) => " (not decompressed past the first block)",
+                (true, false) => ", XXH64 checksum verified",
+                (false, false) => ", no content checksum (in some frame)",
             }
         )?;
     }

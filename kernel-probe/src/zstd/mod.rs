@@ -959,6 +959,62 @@ fn seq_table<const N: usize>(
     }
 }
 
+/// The fast copies' chunk: they write up to `WILD - 1` bytes past the end.
+const WILD: usize = 16;
+
+/// `lits[from..from + len]` to `out[at..]` in 16-byte chunks (the caller
+/// leaves 16 bytes of room after both).
+#[inline(always)]
+fn wild_copy_literals(
+    out: &mut [u8],
+    at: usize,
+    lits: &[u8],
+    from: usize,
+    len: usize,
+) -> Option<()> {
+    let mut i = 0usize;
+    while i < len {
+        let s: &[u8; WILD] = lits.get(from.checked_add(i)?..)?.first_chunk()?;
+        let d: &mut [u8; WILD] = out.get_mut(at.checked_add(i)?..)?.first_chunk_mut()?;
+        *d = *s;
+        i = i.wrapping_add(WILD);
+    }
+    Some(())
+}
+
+/// A match at least 16 bytes back, in 16-byte chunks: each chunk's source
+/// is complete before it is read (the caller leaves 16 bytes of room).
+#[inline(always)]
+fn wild_copy_match(out: &mut [u8], at: usize, offset: usize, len: usize) -> Option<()> {
+    let src = at.checked_sub(offset)?;
+    let mut i = 0usize;
+    while i < len {
+        let chunk: [u8; WILD] = *out.get(src.checked_add(i)?..)?.first_chunk()?;
+        let d: &mut [u8; WILD] = out.get_mut(at.checked_add(i)?..)?.first_chunk_mut()?;
+        *d = chunk;
+        i = i.wrapping_add(WILD);
+    }
+    Some(())
+}
+
+/// A match fewer than 16 bytes back: its first 16 bytes byte by byte (the
+/// pattern repeats every `offset`), the rest in 16-byte chunks from a
+/// multiple of `offset` at least 16 back (the caller leaves 16 bytes of
+/// room).
+#[inline(always)]
+fn wild_copy_match_near(out: &mut [u8], at: usize, offset: usize, len: usize) -> Option<()> {
+    let src = at.checked_sub(offset)?;
+    for i in 0..WILD {
+        let b = *out.get(src.checked_add(i)?)?;
+        *out.get_mut(at.checked_add(i)?)? = b;
+    }
+    if len > WILD {
+        let period = offset.checked_mul(WILD.div_ceil(offset))?;
+        wild_copy_match(out, at.checked_add(WILD)?, period, len.checked_sub(WILD)?)?;
+    }
+    Some(())
+}
+
 /// Copy `len` bytes from `offset` back to `at` (the regions may overlap:
 /// then the pattern repeats, as LZ77 means it).
 #[inline(always)]
@@ -1103,7 +1159,20 @@ fn execute(
         {
             return Err(ProbeError::ZstdBlockTooLarge);
         }
-        if end <= limit {
+        if end.saturating_add(WILD) <= limit.min(out.len())
+            && ex.lit_pos.saturating_add(ll).saturating_add(WILD) <= BLOCK_MAX
+        {
+            // Fast path: 16-byte copies that may run up to 15 bytes past
+            // their end, into output not written yet (inside the window).
+            wild_copy_literals(out, *at, lits, ex.lit_pos, ll).ok_or(c)?;
+            ex.lit_pos = ex.lit_pos.saturating_add(ll);
+            if offset >= WILD {
+                wild_copy_match(out, lit_end, offset, ml).ok_or(c)?;
+            } else {
+                wild_copy_match_near(out, lit_end, offset, ml).ok_or(c)?;
+            }
+            *at = end;
+        } else if end <= limit {
             let src = lits
                 .get(ex.lit_pos..ex.lit_pos.saturating_add(ll))
                 .ok_or(c)?;
