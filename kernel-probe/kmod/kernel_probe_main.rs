@@ -152,7 +152,7 @@ const CHUNK: usize = 16 * 1024;
 /// blocks, ~110 ns/byte natively), one call does a bounded amount of work.
 const WRITE_MAX: usize = 1 << 20;
 
-/// One open file's probe. Allocated zeroed in vmalloc memory (it is ~35 KB:
+/// One open file's probe. Allocated zeroed in vmalloc memory (it is ~305 KB:
 /// the prober with its inflate state, the copy buffer and the report line).
 struct Session {
     prober: Prober,

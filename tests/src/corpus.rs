@@ -326,7 +326,6 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
     // Other compressions (magic + data; the real tools' output starts the same).
     for (name, magic) in [
         ("Image.xz", &b"\xFD7zXZ\x00\x00\x04"[..]),
-        ("Image.zst", b"\x28\xB5\x2F\xFD\x24\x00"),
         ("Image.bz2", b"BZh91AY&SY"),
         ("Image.lz4", b"\x02\x21\x4C\x18"),
         ("Image.lzma", b"\x5D\x00\x00\x80\x00"),
@@ -337,11 +336,13 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
         add(&format!("other-{name}"), "other compression", EINVAL, f);
     }
     add(
-        "zboot-zstd.efi",
+        "zboot-xz.efi",
         "other compression",
         EINVAL,
-        zboot(&good[..1000], b"zstd22"),
+        zboot(&good[..1000], b"xzkern"),
     );
+
+    zstd_cases(img, &mut add);
 
     // Header rules.
     let mut legacy = img.to_vec();
@@ -448,6 +449,142 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
         zb_short,
     );
     v
+}
+
+/// libzstd (the `zstd` crate) at `level`, with or without the checksum and
+/// the content size in the frame header.
+fn zst(data: &[u8], level: i32, checksum: bool, size: bool) -> Vec<u8> {
+    use zstd::zstd_safe::CParameter as P;
+    let mut c = zstd::bulk::Compressor::new(level).unwrap();
+    c.set_parameter(P::ChecksumFlag(checksum)).unwrap();
+    c.set_parameter(P::ContentSizeFlag(size)).unwrap();
+    c.compress(data).unwrap()
+}
+
+/// A zboot file as Makefile.zboot's zstd22_with_size makes it: the Image
+/// padded to image_size, zstd-compressed without a content size (the build
+/// pipes it), the le32 size after the payload, outside the header's size.
+/// `level`: the build uses -22 --ultra; the corpus a faster level.
+pub fn zstd_zboot(img: &[u8], names: &[&[u8]], level: i32) -> Vec<Vec<u8>> {
+    let image_size = u64::from_le_bytes(img[16..24].try_into().unwrap());
+    let mut padded = img.to_vec();
+    padded.resize(image_size as usize, 0);
+    let payload = zst(&padded, level, true, false);
+    names
+        .iter()
+        .map(|name| {
+            let mut f = zboot(&payload, name);
+            let end = 0x1000 + payload.len();
+            f.splice(end..end, (padded.len() as u32).to_le_bytes());
+            f
+        })
+        .collect()
+}
+
+/// The zstd cases: what real tools write, and every way a stream can be
+/// wrong, each with the errno the kernel-side answer must have.
+fn zstd_cases(img: &[u8], add: &mut impl FnMut(&str, &'static str, i32, Vec<u8>)) {
+    let good = zst(img, 9, true, true);
+    let n = good.len();
+    add("valid-zstd9.zst", "valid", OK, good.clone());
+    add(
+        "valid-zstd1-no-checksum.zst",
+        "valid",
+        OK,
+        zst(img, 1, false, true),
+    );
+    add(
+        "valid-zstd3-no-content-size.zst",
+        "valid",
+        OK,
+        zst(img, 3, true, false),
+    );
+    let mut frames = vec![0x50, 0x2A, 0x4D, 0x18, 2, 0, 0, 0, 0xAA, 0xBB];
+    frames.extend(zst(&img[..img.len() / 3], 3, true, true));
+    frames.extend(zst(&img[img.len() / 3..], 6, false, false));
+    add("valid-zstd-frames-and-skippable.zst", "valid", OK, frames);
+    let [zb, zb22]: [Vec<u8>; 2] = zstd_zboot(img, &[b"zstd", b"zstd22"], 6)
+        .try_into()
+        .unwrap();
+    add("valid-zboot-zstd.efi", "valid", OK, zb);
+    add("valid-zboot-zstd22.efi", "valid", OK, zb22);
+
+    for cut in [4usize, 9, 100, n / 2, n - 5, n - 4, n - 1] {
+        add(
+            &format!("zstd-trunc-at-{cut}.zst"),
+            "truncation",
+            EBADMSG,
+            good[..cut].to_vec(),
+        );
+    }
+    for (i, at) in [n / 5, n / 3, n / 2, 2 * n / 3, n - 20]
+        .into_iter()
+        .enumerate()
+    {
+        let mut f = good.clone();
+        f[at] ^= 1 << (i % 8);
+        add(&format!("zstd-bitflip-at-{at}.zst"), "bit flip", EBADMSG, f);
+    }
+    let mut cksum = good.clone();
+    cksum[n - 1] ^= 0x80;
+    add("zstd-checksum-lie.zst", "crc/isize lie", EBADMSG, cksum);
+    // Frame header: FHD, the window byte unless single segment, then the
+    // content size (4 bytes for an image of this size).
+    let fhd = good[4];
+    let after_window = 5 + usize::from(fhd & 0x20 == 0);
+    assert_eq!(fhd >> 6, 2, "a 4-byte content size");
+    for (name, delta) in [
+        ("zstd-content-size-lie-high.zst", 1i64),
+        ("zstd-content-size-lie-low.zst", -4096),
+    ] {
+        let mut f = good.clone();
+        let at = after_window;
+        let v = u32::from_le_bytes(f[at..at + 4].try_into().unwrap()) as i64 + delta;
+        f[at..at + 4].copy_from_slice(&(v as u32).to_le_bytes());
+        add(name, "crc/isize lie", EBADMSG, f);
+    }
+    let mut reserved = good.clone();
+    reserved[4] |= 0x08;
+    add(
+        "zstd-reserved-bit.zst",
+        "reserved zstd bits",
+        EINVAL,
+        reserved,
+    );
+    let mut dict = good.clone();
+    dict[4] |= 0x01;
+    dict.insert(after_window, 0x2A);
+    add("zstd-dictionary-id.zst", "reserved zstd bits", EINVAL, dict);
+    // Window_Log 32: more than any decoder accepts.
+    let mut wide = vec![0x28, 0xB5, 0x2F, 0xFD, 0x04, (32 - 10) << 3];
+    wide.extend_from_slice(&good[9..]);
+    add(
+        "zstd-window-too-large.zst",
+        "reserved zstd bits",
+        EINVAL,
+        wide,
+    );
+    let mut junk = good.clone();
+    junk.extend_from_slice(b"garbage");
+    add(
+        "zstd-trailing-garbage.zst",
+        "trailing garbage",
+        EINVAL,
+        junk,
+    );
+    // A 2 GiB bomb: a real header (claiming 3 GiB) in a raw block, then
+    // 128 KiB RLE blocks (4 bytes each); stops at the bound, EFBIG.
+    let mut head = img[..4096].to_vec();
+    set_u64(&mut head, 16, 3 << 30);
+    let mut bomb = vec![0x28, 0xB5, 0x2F, 0xFD, 0x00, (27 - 10) << 3];
+    bomb.extend_from_slice(&((head.len() as u32) << 3).to_le_bytes()[..3]);
+    bomb.extend_from_slice(&head);
+    let rle = (1u32 << 1) | ((128 << 10) << 3);
+    for _ in 0..((2u64 << 30) / (128 << 10)) {
+        bomb.extend_from_slice(&rle.to_le_bytes()[..3]);
+        bomb.push(0);
+    }
+    add("zstd-bomb-2g.zst", "bomb", EFBIG, bomb);
 }
 
 /// Write the corpus and its manifest (`cases.tsv`: file, errno, class).
