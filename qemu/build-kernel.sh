@@ -9,6 +9,7 @@
 #                                   also merge qemu/kernel-debug.config (KASAN, kmemleak,
 #                                   lockdep, DEBUG_LIST, DEBUG_VM); cached in its own dir
 #                                   $KP_CACHE/kernel/debug-<key>, `kernel/latest-debug`
+#   --flavour zstd                  qemu/kernel-zstd.config: Fedora's zboot, a zstd payload
 #
 # The kernel dir ($KP_CACHE/kernel/<key>) holds Image, Image.gz, vmlinuz.efi,
 # config, key.txt and obj/ (the O= build tree: use it as KDIR for out-of-tree
@@ -107,6 +108,12 @@ kmake tinyconfig >/dev/null
 (cd "$obj" && ARCH=arm64 LLVM="$KP_LLVM_SUFFIX" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "${frags[@]}") >/dev/null
 kmake olddefconfig >/dev/null
 bad=0
+# A later fragment overrides an earlier one's line for the same option (the
+# zstd flavour unsets KERNEL_GZIP): check only each option's last line.
+wanted() {
+  cat "$@" | grep -E '^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set)' | tac |
+    awk '{ s = $0; sub(/^# /, "", s); sub(/[= ].*/, "", s); if (!seen[s]++) print }' | tac
+}
 while IFS= read -r line; do
   case $line in
     CONFIG_*=*) grep -qxF -- "$line" "$obj/.config" || {
@@ -118,7 +125,7 @@ while IFS= read -r line; do
         bad=1
       } ;;
   esac
-done < <(cat "${frags[@]}")
+done < <(wanted "${frags[@]}")
 [ $bad -eq 0 ] || kp_die "the kernel config does not match $(for f in "${frags[@]}"; do printf 'qemu/%s ' "$(basename "$f")"; done)(dependencies missing?)"
 cp "$obj/.config" "$kdir/config"
 

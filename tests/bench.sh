@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test; not in run-all.sh): probe-run against libdeflate,
-# gzip, pigz and busybox on the gzip -9 of Debian's arm64 Image, in one run.
+# gzip, pigz and busybox on the gzip -9 of Debian's arm64 Image, and against
+# libzstd (zstd -dc) on its zstd -19 and --ultra -22, in one run.
 #
 #   tests/bench.sh            ROUNDS=15 WARMUP=2 by default (env overrides)
 #
@@ -25,8 +26,8 @@ ROUNDS=${ROUNDS:-15}
 WARMUP=${WARMUP:-2}
 
 command -v cargo >/dev/null || kp_die "cargo is needed (the Rust toolchain)"
-kp_apt_install gzip libdeflate-tools pigz busybox time
-for t in libdeflate-gunzip gzip pigz busybox /usr/bin/time; do
+kp_apt_install gzip libdeflate-tools pigz busybox time zstd
+for t in libdeflate-gunzip gzip pigz busybox zstd /usr/bin/time; do
   command -v "$t" >/dev/null || kp_die "$t missing after install"
 done
 
@@ -122,6 +123,37 @@ echo "2 GiB gzip bomb ($(stat -c %s "$bomb") bytes), default 256 MiB bound, reje
 printf '%s\t1\t-\t%s\n' "probe-run bomb" "$probe_run $bomb" |
   "$bench" run 7 1 $((256 << 20)) 0
 echo
+
+# zstd (issue 12 item 5): the same Image at -19 and --ultra -22 --long=27 (a
+# Fedora zboot payload is -22), probe-run against zstd -dc (libzstd, which
+# streams through its window) and zstd -d into a file on tmpfs (which, like
+# probe-run, holds the whole image). Goal: <= 1.5x zstd -dc, regression line 2x.
+for level in 19 22; do
+  zst=$work/$name.Image.$level.zst
+  if [ ! -s "$zst" ] || [ "$zst" -ot "$image" ]; then
+    kp_log "zstd -$level $image"
+    case $level in
+      22) zstd -q --ultra -22 --long=27 -T2 -c "$image" >"$zst.tmp" ;;
+      *) zstd -q -"$level" -T2 -c "$image" >"$zst.tmp" ;;
+    esac
+    mv "$zst.tmp" "$zst"
+  fi
+  check "zstd -dc ($level)" zstd -dc -q "$zst"
+  rm -f "$out"
+  "$probe_run" --output "$out" "$zst" >/dev/null || kp_die "probe-run --output failed on $zst"
+  cmp -s "$out" "$image" || kp_die "probe-run --output of $zst differs from the Image"
+  "$probe_run" --json "$zst" | grep -q '"ok":true,.*"format":"zstd"' || kp_die "probe-run: wrong verdict on $zst"
+  kp_log "zstd -$level: whole-process timing"
+  echo "zstd -$level$([ "$level" = 22 ] && echo ' --ultra --long=27') of $name Image: $(stat -c %s "$zst") bytes -> $isize bytes"
+  printf '%s\t0\t%s\t%s\n' \
+    "probe-run" - "$probe_run $zst" \
+    "probe-run --output" "$out" "$probe_run --output $out $zst" \
+    "probe-run --quick" - "$probe_run --quick $zst" \
+    "zstd -dc" - "$(command -v zstd) -dc -q $zst" \
+    "zstd -d -o (tmpfs)" "$out" "$(command -v zstd) -d -q -o $out $zst" |
+    "$bench" run "$ROUNDS" "$WARMUP" "$isize" 0
+  echo
+done
 
 # Floods of empty deflate blocks in front of the same Image (issue 11 item 2):
 # the full probe must stay linear with a constant near zlib's (goal: within

@@ -39,7 +39,7 @@ suite() { # NAME COMMAND...
 }
 
 command -v cargo >/dev/null || kp_die "cargo is needed (the Rust toolchain)"
-kp_apt_install gzip pigz busybox xz-utils bzip2 zstd lz4 cpio file python3 sbsigntool osslsigncode openssl
+kp_apt_install gzip pigz busybox xz-utils bzip2 zstd lz4 cpio file python3 sbsigntool osslsigncode openssl pesign libnss3-tools
 
 suite fmt cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets -q -- -D warnings

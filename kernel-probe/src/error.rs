@@ -59,10 +59,10 @@ pub enum ProbeError {
     /// A zstd block decompresses to more than Block_Maximum_Size (the
     /// smaller of Window_Size and 128 KiB; RFC 8878 3.1.1.2.4).
     ZstdBlockTooLarge,
-    /// A Huffman-coded literals stream did not end exactly with its
-    /// literals (bits left over, or read beyond its start). RFC 8878 and
-    /// the reference decoder's one-stream path refuse it; its fast
-    /// four-stream path does not look.
+    /// A Huffman-coded literals stream is not framed exactly: no end mark
+    /// in its last byte, or it does not end with its literals (bits left
+    /// over, or read beyond its start). RFC 8878 and the reference decoder's
+    /// one-stream path refuse it; its fast four-stream path does not look.
     ZstdLiteralsNotExact,
     /// The CRC32 in a gzip trailer does not match the decompressed data.
     CrcMismatch,
@@ -178,7 +178,9 @@ impl ProbeError {
             Self::ZstdWindowTooLarge => "zstd frame window is larger than 2^31 (Window_Log > 31)",
             Self::ZstdReservedBit => "zstd frame header has its reserved bit set",
             Self::ZstdTrailingGarbage => "trailing garbage after the last zstd frame",
-            Self::ZstdLiteralsNotExact => "zstd literals stream does not end with its literals",
+            Self::ZstdLiteralsNotExact => {
+                "zstd literals stream is not framed exactly (end mark, or bits left over or missing)"
+            }
             Self::ZstdBlockTooLarge => {
                 "zstd block decompresses to more than its Block_Maximum_Size"
             }

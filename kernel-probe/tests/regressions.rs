@@ -407,3 +407,18 @@ fn zstd_literals_stream_with_bits_left() {
     assert_eq!(e, ProbeError::ZstdLiteralsNotExact);
     assert_eq!(e.errno(), error::EBADMSG);
 }
+
+/// zstd_differential finding 3: a four-stream literals section whose second
+/// stream's last byte is 0 (no end mark). libzstd's fast loop starts such a
+/// stream anyway (HUF_initFastDStream: "lastByte ? ... : 0"); its one-stream
+/// path (BIT_initDStream) and the RFC refuse it: so do we.
+#[test]
+fn zstd_literals_stream_without_end_mark() {
+    let z = include_bytes!("data/zstd-literals-stream-without-end-mark.zst");
+    let mut d = Box::<kernel_probe::zstd::ZstdDecoder>::default();
+    let mut out = vec![0u8; 1 << 20];
+    assert_eq!(
+        kernel_probe::zstd::decode(&mut d, z, &mut out),
+        Err(ProbeError::ZstdLiteralsNotExact)
+    );
+}

@@ -727,3 +727,129 @@ fn certificate_directory_longer_than_its_wrapper_is_signed() {
         "{j}"
     );
 }
+
+/// `pesign -h`: the Authenticode SHA-256 pesign computes (lowercase hex).
+fn pesign_digest(image: &Path) -> String {
+    let out = String::from_utf8(sh(&format!("pesign -h -i '{}'", image.display()))).unwrap();
+    out.split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no digest in pesign -h: {out}"))
+        .to_ascii_lowercase()
+}
+
+/// Kernels signed with the real pesign (Fedora, RHEL and SUSE sign with
+/// it), from a throw-away NSS database holding a throw-away certificate.
+/// pesign (>= 0.110) writes dwLength unrounded and the directory entry
+/// rounded up to 8: both with dwLength % 8 == 0 and != 0 (the certificate's
+/// CN length moves it), the image is signed for the kernel's rule, its
+/// digest is pesign's (and osslsigncode's), `--cert` verifies it as
+/// `sbverify --cert` does, and so does its gzip and its zstd.
+#[test]
+fn pesign_signed_kernels_are_signed() {
+    for tool in [
+        "pesign",
+        "certutil",
+        "pk12util",
+        "openssl",
+        "sbverify",
+        "osslsigncode",
+        "gzip",
+        "zstd",
+    ] {
+        require_tool(tool);
+    }
+    let dir = scratch("signed-pesign");
+    let unsigned = &debian_kernels()["unsigned"];
+    let expected = pesign_digest(unsigned);
+    let (_, other) = self_signed(&dir, "other", "unrelated", "-newkey rsa:2048");
+    let mut seen_aligned = false;
+    let mut seen_unaligned = false;
+    for k in 0..8 {
+        if seen_aligned && seen_unaligned {
+            break;
+        }
+        let cn = format!("kernel-probe-pesign{}", "x".repeat(k));
+        let (key, pem) = self_signed(&dir, &format!("pesign{k}"), &cn, "-newkey rsa:2048");
+        let db = dir.join(format!("nssdb{k}"));
+        let p12 = dir.join(format!("pesign{k}.p12"));
+        let signed = dir.join(format!("pesign{k}.efi"));
+        std::fs::create_dir_all(&db).unwrap();
+        sh(&format!(
+            "openssl pkcs12 -export -inkey '{key}' -in '{pem}' -name kptest -passout pass: -out '{p12}' && \
+             certutil -N -d 'sql:{db}' --empty-password && \
+             pk12util -i '{p12}' -d 'sql:{db}' -W '' >/dev/null && \
+             pesign -n '{db}' -c kptest -i '{img}' -o '{signed}' -s 2>&1",
+            key = key.display(),
+            pem = pem.display(),
+            p12 = p12.display(),
+            db = db.display(),
+            img = unsigned.display(),
+            signed = signed.display(),
+        ));
+        let bytes = std::fs::read(&signed).unwrap();
+        let (off, size) = raw_cert_dir(&bytes);
+        let dw_length =
+            u32::from_le_bytes(bytes[off as usize..off as usize + 4].try_into().unwrap());
+        assert_eq!(
+            size,
+            dw_length.div_ceil(8) * 8,
+            "pesign's layout: the directory rounded up"
+        );
+        let aligned = dw_length % 8 == 0;
+        if (aligned && seen_aligned) || (!aligned && seen_unaligned) {
+            continue;
+        }
+        seen_aligned |= aligned;
+        seen_unaligned |= !aligned;
+        eprintln!(
+            "pesign, CN of {} chars: dwLength {dw_length}, directory {size}",
+            cn.len()
+        );
+        assert_eq!(
+            pesign_digest(&signed),
+            expected,
+            "the signature is outside the digest"
+        );
+        if aligned {
+            // bookworm's osslsigncode 2.5 reads only tables whose directory
+            // size equals dwLength; 2.9 reads both.
+            assert_eq!(osslsigncode_digest(&signed), expected);
+        }
+        assert_eq!(
+            sbverify(&pem, &signed),
+            0,
+            "sbverify --cert accepts pesign's signature"
+        );
+        assert_ne!(sbverify(&other, &signed), 0);
+        let zst = dir.join(format!("pesign{k}.zst"));
+        sh(&format!(
+            "zstd -3 -q -c '{}' > '{}'",
+            signed.display(),
+            zst.display()
+        ));
+        for input in [signed.clone(), gzip(&signed), zst] {
+            let (code, j) = probe_with(&[&pem], &input);
+            assert_eq!(code, 0, "{}: {j}", input.display());
+            assert_eq!(j["pe"]["signed"], true, "{j}");
+            assert_eq!(j["pe"]["cert_problem"], Value::Null, "{j}");
+            assert_eq!(j["authenticode"]["digest"], expected.as_str(), "{j}");
+            assert_eq!(j["authenticode"]["digest_matches"], true, "{j}");
+            assert_eq!(j["signature"]["verified"], true, "{j}");
+            assert_eq!(j["signature"]["serial"], serial_of(&pem).as_str());
+            let (code, j) = probe_with(&[&other], &input);
+            assert_eq!(
+                (code, &j["signature"]["verified"]),
+                (1, &Value::Bool(false)),
+                "{j}"
+            );
+        }
+        // pesign -S shows the signature that probe-run verified.
+        let listed =
+            String::from_utf8(sh(&format!("pesign -S -i '{}'", signed.display()))).unwrap();
+        assert!(listed.contains(&cn), "pesign -S: {listed}");
+    }
+    assert!(
+        seen_aligned && seen_unaligned,
+        "CN lengths 0-7 give every dwLength % 8"
+    );
+}

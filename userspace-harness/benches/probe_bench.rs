@@ -148,8 +148,11 @@ fn run(rounds: usize, warmup: usize, bytes: u64, rss_bound: u64) {
         .iter()
         .map(|c| median(&c.times).as_secs_f64() * 1e3)
         .collect();
-    // The ratio column is against libdeflate-gunzip when it is measured.
-    let reference = cmds.iter().position(|c| c.name.starts_with("libdeflate"));
+    // The ratio column is against libdeflate-gunzip (gzip) or zstd -dc
+    // (zstd) when it is measured.
+    let reference = cmds
+        .iter()
+        .position(|c| c.name.starts_with("libdeflate") || c.name == "zstd -dc");
     println!("{rounds} alternating rounds after {warmup} warm-up; decompressed {bytes} bytes");
     println!();
     match reference {
@@ -222,6 +225,20 @@ fn run(rounds: usize, warmup: usize, bytes: u64, rss_bound: u64) {
         println!(
             "goal: probe-run >= 1.6x faster than gzip -dc: {vs_g:.2}x ({})",
             if vs_g >= 1.6 { "met" } else { "NOT met" }
+        );
+    }
+    if let (Some(p), Some(z)) = (find("probe-run"), find("zstd -dc")) {
+        let r = med[p] / med[z];
+        println!();
+        println!(
+            "goal: probe-run <= 1.5x zstd -dc (libzstd), regression line 2x: {r:.2}x ({})",
+            if r <= 1.5 {
+                "met"
+            } else if r <= 2.0 {
+                "NOT met, within the regression line"
+            } else {
+                "NOT met, past the regression line"
+            }
         );
     }
     if rss_bound > 0 {

@@ -151,10 +151,15 @@ impl HufTable {
         Some(())
     }
 
-    /// Decode one stream into all of `out`. None: not a stream; false: the
-    /// stream did not end exactly where `out` did (bits left over, or read
-    /// past its start).
+    /// Decode one stream into all of `out`. None: no stream (empty); false:
+    /// the stream is not framed exactly (no end mark in its last byte, or it
+    /// did not end where `out` did: bits left over, or read past its start).
     pub(crate) fn decode_stream(&self, stream: &[u8], out: &mut [u8]) -> Option<bool> {
+        if stream.last() == Some(&0) {
+            // No end mark: not a stream (the reference's fast four-stream
+            // loop reads it anyway; its one-stream path refuses it).
+            return Some(false);
+        }
         let mut bits = BackwardBits::new(stream)?;
         let n = u32::from(self.max_bits);
         for o in out.iter_mut() {
