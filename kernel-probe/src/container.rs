@@ -15,6 +15,8 @@ pub enum Format {
     Zboot,
     /// One or more zstd frames (Image.zst), skippable frames among them.
     Zstd,
+    /// A unified kernel image: a PE whose `.linux` section is the kernel.
+    Uki,
 }
 
 impl Format {
@@ -25,6 +27,7 @@ impl Format {
             Self::Gzip => "gzip",
             Self::Zboot => "zboot",
             Self::Zstd => "zstd",
+            Self::Uki => "uki",
         }
     }
 }

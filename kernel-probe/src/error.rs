@@ -43,6 +43,18 @@ pub enum ProbeError {
     /// The zstd data is invalid (RFC 8878; the reference decoder's
     /// corruption_detected and its kin).
     CorruptZstd,
+    /// A PE/COFF file (no Image, no zboot) whose headers or section table
+    /// cannot be read.
+    BadUki,
+    /// A UKI section whose contents are not in the file (VirtualSize past
+    /// SizeOfRawData or the end of the file, or inside the headers).
+    BadUkiSection,
+    /// A PE/COFF file without a `.linux` section: not a kernel, not a UKI.
+    UkiNoLinux,
+    /// A UKI for another machine than arm64.
+    UkiNotArm64,
+    /// A UKI inside a UKI's `.linux`.
+    UkiNested,
     /// A zstd frame's content checksum (XXH64) does not match its data.
     ZstdChecksum,
     /// A zstd frame's data is not as long as its Frame_Content_Size.
@@ -133,6 +145,11 @@ impl ProbeError {
             | Self::GzipBadMethod
             | Self::GzipReservedFlags
             | Self::TrailingGarbage
+            | Self::BadUki
+            | Self::BadUkiSection
+            | Self::UkiNoLinux
+            | Self::UkiNotArm64
+            | Self::UkiNested
             | Self::ZstdDictionary
             | Self::ZstdWindowTooLarge
             | Self::ZstdReservedBit
@@ -172,6 +189,11 @@ impl ProbeError {
             Self::CorruptDeflate => "corrupt deflate data",
             Self::Truncated => "compressed data is truncated",
             Self::CorruptZstd => "corrupt zstd data",
+            Self::BadUki => "PE/COFF file whose headers or section table cannot be read",
+            Self::BadUkiSection => "UKI section contents are not in the file (VirtualSize beyond the raw data)",
+            Self::UkiNoLinux => "PE/COFF file without a .linux section: neither an arm64 kernel nor a UKI",
+            Self::UkiNotArm64 => "UKI for another machine than arm64",
+            Self::UkiNested => "a UKI inside a UKI's .linux section",
             Self::ZstdChecksum => "zstd content checksum (XXH64) mismatch",
             Self::ZstdContentSize => "zstd frame data does not match its Frame_Content_Size",
             Self::ZstdDictionary => "zstd frame needs a dictionary: none is available",

@@ -28,7 +28,9 @@ pub enum Key {
     Gzip,
     Zstd,
     Zboot,
+    Uki,
     Authenticode,
+    UkiAuthenticode,
     KdumpBytesNeeded,
     CrashkernelMin,
     Quick,
@@ -36,7 +38,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order a line has them.
-    pub const ALL: [Key; 17] = [
+    pub const ALL: [Key; 19] = [
         Key::Path,
         Key::Ok,
         Key::Errno,
@@ -50,7 +52,9 @@ impl Key {
         Key::Gzip,
         Key::Zstd,
         Key::Zboot,
+        Key::Uki,
         Key::Authenticode,
+        Key::UkiAuthenticode,
         Key::KdumpBytesNeeded,
         Key::CrashkernelMin,
         Key::Quick,
@@ -71,8 +75,10 @@ impl Key {
             Key::Pe => "pe",
             Key::Gzip => "gzip",
             Key::Zstd => "zstd",
+            Key::Uki => "uki",
             Key::Zboot => "zboot",
             Key::Authenticode => "authenticode",
+            Key::UkiAuthenticode => "uki_authenticode",
             Key::KdumpBytesNeeded => "kdump_bytes_needed",
             Key::CrashkernelMin => "crashkernel_min",
             Key::Quick => "quick",
@@ -236,7 +242,15 @@ fn report_value<W: Write>(w: &mut W, key: Key, r: &Report, v: Option<&Verdict>) 
             ),
             None => w.write_str("null"),
         },
+        Key::Uki => match &r.uki {
+            Some(u) => write_uki(w, u, r.inner_format),
+            None => w.write_str("null"),
+        },
         Key::Authenticode => match v.and_then(|v| v.authenticode.as_ref()) {
+            Some(a) => write_authenticode(w, a),
+            None => w.write_str("null"),
+        },
+        Key::UkiAuthenticode => match v.and_then(|v| v.uki_authenticode.as_ref()) {
             Some(a) => write_authenticode(w, a),
             None => w.write_str("null"),
         },
@@ -264,6 +278,44 @@ impl Verdict {
 }
 
 /// A string or `null`.
+/// The valid UTF-8 prefix of `b` (section text is not checked by anyone).
+fn utf8_prefix(b: &[u8]) -> &str {
+    match core::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(b.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default(),
+    }
+}
+
+/// `{"inner_format", "linux_offset", "linux_size", "initrd_offset",
+/// "initrd_size", "cmdline" (its first 256 bytes), "cmdline_size", "uname",
+/// "osrel", "dtbs", "profiles", "signed"}`.
+fn write_uki<W: Write>(w: &mut W, u: &crate::uki::UkiInfo, inner: Option<crate::Format>) -> fmt::Result {
+    w.write_str("{\"inner_format\":")?;
+    opt_str(w, inner.map(|f| f.name()))?;
+    write!(w, ",\"linux_offset\":{},\"linux_size\":{}", u.linux.offset, u.linux.size)?;
+    match u.initrd {
+        Some(s) => write!(w, ",\"initrd_offset\":{},\"initrd_size\":{}", s.offset, s.size)?,
+        None => w.write_str(",\"initrd_offset\":null,\"initrd_size\":null")?,
+    }
+    w.write_str(",\"cmdline\":")?;
+    opt_str(w, u.cmdline().map(utf8_prefix))?;
+    w.write_str(",\"cmdline_size\":")?;
+    match u.cmdline {
+        Some(s) => write!(w, "{}", s.size)?,
+        None => w.write_str("null")?,
+    }
+    w.write_str(",\"uname\":")?;
+    opt_str(w, u.uname().map(utf8_prefix))?;
+    write!(
+        w,
+        ",\"osrel\":{},\"dtbs\":{},\"profiles\":{},\"signed\":{}}}",
+        u.osrel.is_some(),
+        u.dtbs,
+        u.profiles,
+        u.outer_cert.is_some()
+    )
+}
+
 fn opt_str<W: Write>(w: &mut W, s: Option<&str>) -> fmt::Result {
     match s {
         Some(s) => write_str(w, s),
@@ -377,14 +429,15 @@ mod tests {
             input_size: 10,
             initrd_size: 0,
             authenticode: None,
+            uki_authenticode: None,
         };
         let line = v.json_line(Some("x.gz")).unwrap();
         assert_eq!(
             line.as_str(),
             "{\"path\":\"x.gz\",\"ok\":false,\"errno\":74,\"errno_name\":\"EBADMSG\",\
              \"error\":\"gzip CRC32 mismatch\",\"format\":\"gzip\",\"input_size\":10,\
-             \"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\
-             \"authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\
+             \"image_bytes\":null,\"header\":null,\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"uki\":null,\
+             \"authenticode\":null,\"uki_authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\
              \"quick\":null}\n"
         );
     }
@@ -406,8 +459,8 @@ mod tests {
             s,
             "{\"path\":\"a\\\"b\",\"ok\":false,\"errno\":2,\"errno_name\":\"ENOENT\",\
              \"error\":\"No such file\",\"format\":null,\"input_size\":null,\"image_bytes\":null,\
-             \"header\":null,\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"authenticode\":null,\
-             \"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null,\"signature\":null}"
+             \"header\":null,\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"uki\":null,\"authenticode\":null,\
+             \"uki_authenticode\":null,\"kdump_bytes_needed\":null,\"crashkernel_min\":null,\"quick\":null,\"signature\":null}"
         );
     }
 
@@ -425,6 +478,7 @@ mod tests {
             result: Ok(r),
             initrd_size,
             authenticode: a,
+            uki_authenticode: None,
         }
     }
 
@@ -470,6 +524,8 @@ mod tests {
             }),
             zboot: None,
             zstd: None,
+            inner_format: None,
+            uki: None,
             quick: false,
         };
         let a = AuthenticodeInfo {
@@ -494,9 +550,9 @@ mod tests {
                  \"exceeds_image_size\":false}},\
                  \"pe\":{{\"machine\":43620,\"signed\":true,\"signature_size\":2048,\"cert_offset\":16775168,\
                  \"cert_checked\":true,\"cert_problem\":null,\"trailing_bytes\":0}},\
-                 \"gzip\":{{\"members\":2,\"crc32\":305419896,\"isize\":16777216}},\"zstd\":null,\"zboot\":null,\
+                 \"gzip\":{{\"members\":2,\"crc32\":305419896,\"isize\":16777216}},\"zstd\":null,\"zboot\":null,\"uki\":null,\
                  \"authenticode\":{{\"digest\":\"{ab}\",\"digest_error\":null,\"signed_digest\":\"{ab}\",\
-                 \"signed_digest_algorithm\":\"sha256\",\"signed_digest_error\":null,\"digest_matches\":true}},\
+                 \"signed_digest_algorithm\":\"sha256\",\"signed_digest_error\":null,\"digest_matches\":true}},\"uki_authenticode\":null,\
                  \"kdump_bytes_needed\":20971520,\"crashkernel_min\":27262976,\"quick\":false}}\n"
             )
         );
@@ -531,6 +587,8 @@ mod tests {
                 isize: 0x2000,
             }),
             zstd: None,
+            inner_format: None,
+            uki: None,
             zboot: Some(ZbootHeader {
                 payload_offset: 0x1000,
                 payload_size: 4000,
@@ -555,11 +613,11 @@ mod tests {
              \"pe\":{\"machine\":43620,\"signed\":true,\"signature_size\":256,\"cert_offset\":12288,\
              \"cert_checked\":false,\"cert_problem\":null,\"trailing_bytes\":5},\
              \"gzip\":{\"members\":null,\"crc32\":0,\"isize\":8192},\"zstd\":null,\
-             \"zboot\":{\"compression\":\"gzip\",\"payload_offset\":4096,\"payload_size\":4000},\
+             \"zboot\":{\"compression\":\"gzip\",\"payload_offset\":4096,\"payload_size\":4000},\"uki\":null,\
              \"authenticode\":{\"digest\":null,\"digest_error\":\"more than 96 PE sections\",\
              \"signed_digest\":null,\"signed_digest_algorithm\":null,\"signed_digest_error\":\
              \"the certificate table holds no readable Authenticode PKCS#7 signature\",\
-             \"digest_matches\":null},\
+             \"digest_matches\":null},\"uki_authenticode\":null,\
              \"kdump_bytes_needed\":2097152,\"crashkernel_min\":4194304,\"quick\":true}\n"
         );
     }
@@ -587,6 +645,8 @@ mod tests {
             gzip: None,
             zboot: None,
             zstd: None,
+            inner_format: None,
+            uki: None,
             quick: false,
         };
         let mut digest = [0u8; 32];
@@ -613,10 +673,10 @@ mod tests {
                  \"pe\":{{\"machine\":43620,\"signed\":false,\"signature_size\":2048,\"cert_offset\":6144,\
                  \"cert_checked\":true,\"cert_problem\":\
                  \"WIN_CERTIFICATE length is larger than the certificate table\",\"trailing_bytes\":0}},\
-                 \"gzip\":null,\"zstd\":null,\"zboot\":null,\
+                 \"gzip\":null,\"zstd\":null,\"zboot\":null,\"uki\":null,\
                  \"authenticode\":{{\"digest\":\"070f171f272f373f474f575f676f777f878f979fa7afb7bfc7cfd7dfe7eff7ff\",\
                  \"digest_error\":null,\"signed_digest\":\"{}\",\"signed_digest_algorithm\":\"sha1\",\
-                 \"signed_digest_error\":null,\"digest_matches\":null}},\
+                 \"signed_digest_error\":null,\"digest_matches\":null}},\"uki_authenticode\":null,\
                  \"kdump_bytes_needed\":2097152,\"crashkernel_min\":4194304,\"quick\":false}}\n",
                 "ee".repeat(20)
             )
@@ -629,7 +689,7 @@ mod tests {
         let line = plain.json_line(Some("Image")).unwrap();
         assert!(
             line.contains(
-                ",\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"authenticode\":null,"
+                ",\"pe\":null,\"gzip\":null,\"zstd\":null,\"zboot\":null,\"uki\":null,\"authenticode\":null,"
             ),
             "{line}"
         );

@@ -1,8 +1,8 @@
 //! kernel-probe: what arm64's `arch_kexec_kernel_image_probe` would do if it
 //! accepted compressed kernels.
 //!
-//! It recognises a raw arm64 Image, gzip (Image.gz) and EFI zboot
-//! (vmlinuz.efi), inflates into a caller-provided, bounded buffer, verifies
+//! It recognises a raw arm64 Image, gzip (Image.gz), zstd (Image.zst), EFI
+//! zboot (vmlinuz.efi, gzip or zstd) and UKIs (a kernel in `.linux`), inflates into a caller-provided, bounded buffer, verifies
 //! gzip integrity (CRC32, ISIZE), validates the arm64 Image header with the
 //! kernel's rules and the PE/COFF view, and answers with kernel errno values.
 //!
@@ -46,6 +46,7 @@ pub mod pe;
 mod prober;
 mod quick;
 pub mod report;
+pub mod uki;
 pub mod zboot;
 pub mod zstd;
 
@@ -71,8 +72,13 @@ impl Prober {
             result,
             format: self.format(),
             input_size,
-            initrd_size: 0,
+            // A UKI brings its initrd (the caller may replace it).
+            initrd_size: self
+                .uki()
+                .and_then(|u| u.initrd)
+                .map_or(0, |s| u64::from(s.size)),
             authenticode: None,
+            uki_authenticode: None,
         }
     }
 }

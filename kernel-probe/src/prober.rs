@@ -19,6 +19,7 @@ use crate::image::{Arm64ImageHeader, Target};
 use crate::inflate::{self, Status};
 use crate::pe::PE_HEADER_WINDOW;
 use crate::report::{GzipInfo, Report};
+use crate::uki::{self, UkiInfo, UKI_HEADER_MAX};
 use crate::zboot::ZbootHeader;
 use crate::zstd::{self as zst, ZstdDecoder, ZstdInfo};
 
@@ -130,6 +131,10 @@ enum Stage {
     ZbootTail,
     /// The quick probe stopped once the head was full.
     Stopped,
+    /// A UKI's PE headers, up to the end of its section table.
+    UkiHeader,
+    /// A UKI's sections around `.linux` (and, after it, the rest).
+    UkiBody,
 }
 
 /// Whether the head is still being filled or the caller's buffer is in use.
@@ -196,6 +201,15 @@ pub struct Prober {
     last_trailer: Option<Trailer>,
     error: Option<ProbeError>,
     finished: bool,
+    /// A UKI: its headers (`uki_hdr[..uki_hdr_len]`), what they say, and
+    /// where its `.linux` (the inner kernel) starts and ends in the input.
+    uki_hdr: [u8; UKI_HEADER_MAX],
+    uki_hdr_len: usize,
+    uki: Option<UkiInfo>,
+    /// Offset in the input of the kernel being probed: 0, or `.linux`'s.
+    base: u64,
+    /// `.linux` was probed to its end.
+    inner_done: bool,
 }
 
 /// The zeroed-allocation contract was checked (Miri) for this layout of
@@ -242,6 +256,11 @@ impl Prober {
             last_trailer: None,
             error: None,
             finished: false,
+            uki_hdr: [0; UKI_HEADER_MAX],
+            uki_hdr_len: 0,
+            uki: None,
+            base: 0,
+            inner_done: false,
         }
     }
 
@@ -270,6 +289,10 @@ impl Prober {
         self.last_trailer = None;
         self.error = None;
         self.finished = false;
+        self.uki_hdr_len = 0;
+        self.uki = None;
+        self.base = 0;
+        self.inner_done = false;
     }
 
     /// Stop after the head instead of inflating the whole image.
@@ -282,9 +305,23 @@ impl Prober {
         &self.opts
     }
 
-    /// The container, once recognised (also after a failure).
+    /// The container, once recognised (also after a failure): for a UKI,
+    /// `Uki` (the kernel inside is [`Self::inner_format`]).
     pub fn format(&self) -> Option<Format> {
+        if self.uki.is_some() {
+            return Some(Format::Uki);
+        }
         self.format
+    }
+
+    /// The kernel's own container: inside a UKI's `.linux`, or the input's.
+    pub fn inner_format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// A UKI's headers and text sections, once read.
+    pub fn uki(&self) -> Option<&UkiInfo> {
+        self.uki.as_ref()
     }
 
     /// Input bytes consumed so far.
@@ -350,6 +387,14 @@ impl Prober {
             }
             pos = pos.saturating_add(used);
             self.input_pos = self.input_pos.saturating_add(used as u64);
+            if let Some(end) = self.inner_end() {
+                if self.input_pos >= end && !self.inner_done && self.stage != Stage::Stopped {
+                    // `.linux` is complete: its kernel must be, too.
+                    self.stream_complete()?;
+                    self.inner_done = true;
+                    self.stage = Stage::UkiBody;
+                }
+            }
             if self.stage == Stage::Stopped {
                 // Quick probe: the rest of the input is not looked at.
                 break;
@@ -365,7 +410,15 @@ impl Prober {
         out: &mut O,
         crc: &mut C,
     ) -> Result<usize, ProbeError> {
-        // A zboot payload is a window of the outer input.
+        // A UKI's `.linux` is a window of the input, and a zboot payload a
+        // window of that.
+        let input = match self.inner_end() {
+            Some(end) if !self.inner_done && !matches!(self.stage, Stage::UkiHeader | Stage::UkiBody) => {
+                let left = end.saturating_sub(self.input_pos);
+                input.get(..bytes::usize_sat(left)).unwrap_or(input)
+            }
+            _ => input,
+        };
         let payload_left = self.payload_left();
         let in_payload = match self.stage {
             Stage::GzipHeader
@@ -417,7 +470,7 @@ impl Prober {
             Stage::Raw => self.emit_raw(input, out)?,
             Stage::ZbootSkip => {
                 let skip = self.zboot.map_or(0, |z| {
-                    u64::from(z.payload_offset).saturating_sub(self.input_pos)
+                    u64::from(z.payload_offset).saturating_sub(self.rel_pos())
                 });
                 let n = input.len().min(bytes::usize_sat(skip));
                 if n == bytes::usize_sat(skip) {
@@ -462,6 +515,8 @@ impl Prober {
             }
             Stage::ZbootTail => input.len(),
             Stage::Stopped => input.len(),
+            Stage::UkiHeader => self.uki_header_step(input)?,
+            Stage::UkiBody => self.uki_body_step(input),
         };
         if budgeted {
             self.head_input = self.head_input.saturating_add(used as u64);
@@ -483,13 +538,72 @@ impl Prober {
         Ok(used)
     }
 
+    /// Input position relative to the kernel being probed (`.linux`'s start
+    /// inside a UKI).
+    fn rel_pos(&self) -> u64 {
+        self.input_pos.saturating_sub(self.base)
+    }
+
+    /// Where `.linux` ends in the input, inside a UKI.
+    fn inner_end(&self) -> Option<u64> {
+        self.uki.map(|u| u.linux.end())
+    }
+
+    /// Gather a UKI's headers; parse them once the section table is in.
+    fn uki_header_step(&mut self, input: &[u8]) -> Result<usize, ProbeError> {
+        let have = self.uki_hdr.get(..self.uki_hdr_len).unwrap_or_default();
+        let need = match uki::header_len(have)? {
+            Some(n) => n,
+            // e_lfanew first, then the COFF header: 64, then up to 4 KiB.
+            None => 0x40,
+        };
+        let take = need.saturating_sub(self.uki_hdr_len).min(input.len());
+        let end = self.uki_hdr_len.saturating_add(take);
+        if let (Some(d), Some(src)) = (self.uki_hdr.get_mut(self.uki_hdr_len..end), input.get(..take)) {
+            d.copy_from_slice(src);
+        }
+        self.uki_hdr_len = end;
+        let have = self.uki_hdr.get(..end).unwrap_or_default();
+        if let Some(n) = uki::header_len(have)? {
+            if end >= n {
+                let info = UkiInfo::parse(have, None)?;
+                self.uki = Some(info);
+                self.stage = Stage::UkiBody;
+            }
+        }
+        Ok(take)
+    }
+
+    /// A UKI's bytes outside `.linux`: keep the text sections' first bytes,
+    /// start the inner probe where `.linux` starts.
+    fn uki_body_step(&mut self, input: &[u8]) -> usize {
+        let Some(mut info) = self.uki else {
+            return 0;
+        };
+        let n = if self.inner_done {
+            input.len()
+        } else {
+            let to_linux = u64::from(info.linux.offset).saturating_sub(self.input_pos);
+            input.len().min(bytes::usize_sat(to_linux))
+        };
+        info.capture(self.input_pos, input.get(..n).unwrap_or_default());
+        self.uki = Some(info);
+        if !self.inner_done && self.input_pos.saturating_add(n as u64) >= u64::from(info.linux.offset) {
+            // `.linux` begins: probe it as a kernel of its own.
+            self.base = u64::from(info.linux.offset);
+            self.sniff_len = 0;
+            self.stage = Stage::Sniff;
+        }
+        n
+    }
+
     /// zboot: payload bytes not yet consumed, once the payload has begun.
     fn payload_left(&self) -> Option<u64> {
         let z = self.zboot?;
         if self.stage == Stage::ZbootSkip || self.stage == Stage::ZbootTail {
             return None;
         }
-        Some(z.payload_end().saturating_sub(self.input_pos))
+        Some(z.payload_end().saturating_sub(self.rel_pos()))
     }
 
     fn sniff_step<O: OutputBuffer, C: Crc32>(
@@ -548,8 +662,24 @@ impl Prober {
                 }
             }
             // Gzip and zstd were decided on their first bytes.
-            Sniffed::Known(Format::Gzip | Format::Zstd) => return Err(ProbeError::InvalidState),
+            Sniffed::Known(Format::Gzip | Format::Zstd | Format::Uki) => {
+                return Err(ProbeError::InvalidState)
+            }
             Sniffed::Unsupported(c) => return Err(ProbeError::UnsupportedCompression(c)),
+            // An EFI application that is neither an Image nor zboot: a UKI
+            // if it has a `.linux` section. One level only.
+            Sniffed::Unknown if sniffed.starts_with(b"MZ") => {
+                if self.uki.is_some() {
+                    return Err(ProbeError::UkiNested);
+                }
+                self.format = None;
+                self.uki_hdr_len = 0;
+                self.stage = Stage::UkiHeader;
+                let n = self.uki_header_step(&sniffed)?;
+                if n != SNIFF_LEN && self.stage == Stage::UkiHeader {
+                    return Err(ProbeError::InvalidState);
+                }
+            }
             Sniffed::Unknown => return Err(ProbeError::UnknownFormat),
         }
         Ok(())
@@ -756,37 +886,64 @@ impl Prober {
         result
     }
 
-    fn finish_inner<O: OutputBuffer>(&mut self, out: &O) -> Result<Report, ProbeError> {
+    /// The input (or a UKI's `.linux`) ends here: is the kernel's stream
+    /// complete?
+    fn stream_complete(&mut self) -> Result<(), ProbeError> {
         match self.stage {
-            Stage::Sniff => {
-                return Err(
-                    match sniff(self.sniff.get(..self.sniff_len).unwrap_or_default()) {
-                        Sniffed::Unsupported(c) => ProbeError::UnsupportedCompression(c),
-                        Sniffed::Known(Format::Zboot) => ProbeError::Truncated,
-                        // 60-63 bytes with the magic at 0x38: what the
-                        // one-shot probe says of the same bytes.
-                        Sniffed::Known(Format::Image) => {
-                            self.format = Some(Format::Image);
-                            ProbeError::ImageTooShort
-                        }
-                        _ => ProbeError::UnknownFormat,
-                    },
-                );
-            }
+            Stage::Sniff => Err(
+                match sniff(self.sniff.get(..self.sniff_len).unwrap_or_default()) {
+                    Sniffed::Unsupported(c) => ProbeError::UnsupportedCompression(c),
+                    Sniffed::Known(Format::Zboot) => ProbeError::Truncated,
+                    // 60-63 bytes with the magic at 0x38: what the
+                    // one-shot probe says of the same bytes.
+                    Sniffed::Known(Format::Image) => {
+                        self.format = Some(Format::Image);
+                        ProbeError::ImageTooShort
+                    }
+                    Sniffed::Unknown if self.uki.is_some() && !self.inner_done => {
+                        ProbeError::Truncated
+                    }
+                    _ => ProbeError::UnknownFormat,
+                },
+            ),
             // The input ended inside a zboot payload: the gzip stream may be
             // complete, but the payload the header declares is not there.
             Stage::AfterMember | Stage::Padding if self.payload_left().is_some_and(|l| l > 0) => {
-                return Err(ProbeError::Truncated)
+                Err(ProbeError::Truncated)
             }
-            Stage::Zstd if self.payload_left().is_some_and(|l| l > 0) => {
-                return Err(ProbeError::Truncated)
+            Stage::Zstd if self.payload_left().is_some_and(|l| l > 0) => Err(ProbeError::Truncated),
+            Stage::Zstd if !self.zstd.at_frame_boundary() => Err(ProbeError::Truncated),
+            Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail | Stage::Zstd => {
+                Ok(())
             }
-            Stage::Zstd if !self.zstd.at_frame_boundary() => return Err(ProbeError::Truncated),
-            Stage::Raw | Stage::AfterMember | Stage::Padding | Stage::ZbootTail | Stage::Zstd => {}
             Stage::ZbootSkip | Stage::GzipHeader | Stage::Deflate | Stage::Trailer => {
-                return Err(ProbeError::Truncated)
+                Err(ProbeError::Truncated)
             }
-            Stage::Stopped => return Err(ProbeError::InvalidState),
+            Stage::UkiHeader => Err(ProbeError::Truncated),
+            // Every section the UKI declares must be in the file.
+            Stage::UkiBody => {
+                let info = self.uki.unwrap_or_default();
+                let end = [Some(info.linux), info.initrd, info.cmdline, info.uname, info.osrel]
+                    .iter()
+                    .flatten()
+                    .map(|s| s.end())
+                    .max()
+                    .unwrap_or(0);
+                if self.inner_done && self.input_pos >= end {
+                    Ok(())
+                } else {
+                    Err(ProbeError::Truncated)
+                }
+            }
+            Stage::Stopped => Err(ProbeError::InvalidState),
+        }
+    }
+
+    fn finish_inner<O: OutputBuffer>(&mut self, out: &O) -> Result<Report, ProbeError> {
+        self.stream_complete()?;
+        if self.uki.is_some() && !self.inner_done {
+            // The input ended inside the UKI's `.linux`.
+            return Err(ProbeError::Truncated);
         }
         let image = self.image(out);
         let mut report = Report::build(
@@ -799,6 +956,11 @@ impl Prober {
             self.zboot,
         )?;
         report.zstd = self.zstd_info();
+        if let Some(u) = self.uki {
+            report.format = Format::Uki;
+            report.inner_format = self.format;
+            report.uki = Some(u);
+        }
         Ok(report)
     }
 

@@ -53,40 +53,71 @@ fn quick_compressed<C: Crc32>(
         return prober.finish(none);
     }
     let opts = *prober.options();
-    let format = prober.format().unwrap_or(Format::Gzip);
-    // The gzip data: the whole file, or the zboot payload.
-    let gz = match prober.zboot() {
-        Some(z) => bytes::range(
-            input,
-            bytes::usize_sat(u64::from(z.payload_offset)),
-            bytes::usize_sat(u64::from(z.payload_size)),
-        )
-        .unwrap_or_default(),
-        None => input,
+    // A UKI's kernel is its `.linux` section: everything below is about it.
+    let (kernel, uki) = match prober.uki() {
+        Some(u) => (
+            bytes::range(
+                input,
+                bytes::usize_sat(u64::from(u.linux.offset)),
+                bytes::usize_sat(u64::from(u.linux.size)),
+            )
+            .unwrap_or_default(),
+            Some(*u),
+        ),
+        None => (input, None),
     };
+    let inner = prober.inner_format();
     let header = prober.head();
     let seg = crate::image::header_of(header, &opts.target)?.max_file_len(opts.target.page_size)?;
-    if let Some(info) = prober.zstd_info() {
-        return quick_zstd(prober, input, seg, info);
-    }
-    let (crc32, isize) = claimed_trailer(gz, seg)?;
-    let gzip = Some(GzipInfo {
-        members: 0,
-        crc32,
-        isize,
-    });
-    Report::build_claimed(
-        header,
-        u64::from(isize),
-        opts.target,
-        opts.max_image_size,
-        format,
-        input.len() as u64,
-        gzip,
-        prober.zboot(),
-    )
-    .map(|mut r| {
+    let report = if inner == Some(Format::Image) {
+        // A raw Image in a UKI: `.linux` is exactly as long as it.
+        Report::build_claimed(
+            header,
+            kernel.len() as u64,
+            opts.target,
+            opts.max_image_size,
+            Format::Image,
+            input.len() as u64,
+            None,
+            None,
+        )
+    } else if let Some(info) = prober.zstd_info() {
+        quick_zstd(prober, kernel, input.len() as u64, seg, info)
+    } else {
+        // The gzip data: the whole kernel, or the zboot payload.
+        let gz = match prober.zboot() {
+            Some(z) => bytes::range(
+                kernel,
+                bytes::usize_sat(u64::from(z.payload_offset)),
+                bytes::usize_sat(u64::from(z.payload_size)),
+            )
+            .unwrap_or_default(),
+            None => kernel,
+        };
+        let (crc32, isize) = claimed_trailer(gz, seg)?;
+        let gzip = Some(GzipInfo {
+            members: 0,
+            crc32,
+            isize,
+        });
+        Report::build_claimed(
+            header,
+            u64::from(isize),
+            opts.target,
+            opts.max_image_size,
+            inner.unwrap_or(Format::Gzip),
+            input.len() as u64,
+            gzip,
+            prober.zboot(),
+        )
+    };
+    report.map(|mut r| {
         r.quick = true;
+        if let Some(u) = uki {
+            r.format = Format::Uki;
+            r.inner_format = inner;
+            r.uki = Some(u);
+        }
         r
     })
 }
@@ -97,14 +128,15 @@ fn quick_compressed<C: Crc32>(
 /// neither, the header's own bound (nothing to check it against).
 fn quick_zstd(
     prober: &Prober,
-    input: &[u8],
+    kernel: &[u8],
+    input_size: u64,
     seg: u64,
     info: crate::zstd::ZstdInfo,
 ) -> Result<Report, ProbeError> {
     let opts = *prober.options();
     let appended = prober.zboot().and_then(|z| {
         let end = bytes::usize_sat(z.payload_end());
-        bytes::u32_le(input, end).map(u64::from)
+        bytes::u32_le(kernel, end).map(u64::from)
     });
     let claimed = info.content_size.or(appended).unwrap_or(seg);
     Report::build_claimed(
@@ -112,8 +144,8 @@ fn quick_zstd(
         claimed,
         opts.target,
         opts.max_image_size,
-        prober.format().unwrap_or(Format::Zstd),
-        input.len() as u64,
+        prober.inner_format().unwrap_or(Format::Zstd),
+        input_size,
         None,
         prober.zboot(),
     )

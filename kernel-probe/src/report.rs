@@ -8,6 +8,7 @@ use crate::error::ProbeError;
 use crate::image::{header_of, Arm64ImageHeader, Target};
 use crate::pe::PeInfo;
 use crate::zboot::ZbootHeader;
+use crate::uki::UkiInfo;
 use crate::zstd::ZstdInfo;
 
 /// gzip facts, from the last member's trailer.
@@ -41,6 +42,10 @@ pub struct Report {
     pub zboot: Option<ZbootHeader>,
     /// zstd facts, for zstd and zstd zboot.
     pub zstd: Option<ZstdInfo>,
+    /// For a UKI, the container of the kernel in `.linux`.
+    pub inner_format: Option<Format>,
+    /// A UKI's sections.
+    pub uki: Option<UkiInfo>,
     /// Answered from the headers alone: nothing past them was inflated or
     /// checksummed.
     pub quick: bool,
@@ -104,6 +109,8 @@ impl Report {
             gzip,
             zboot,
             zstd: None,
+            inner_format: None,
+            uki: None,
             quick: image_len != image.len() as u64,
         })
     }
@@ -177,6 +184,9 @@ pub struct Verdict {
     /// The Authenticode check, when the caller ran it (see
     /// [`crate::authenticode::check`]).
     pub authenticode: Option<AuthenticodeInfo>,
+    /// For a UKI, the same check of the outer PE (the whole file), when the
+    /// caller has the whole file.
+    pub uki_authenticode: Option<AuthenticodeInfo>,
 }
 
 impl Verdict {
@@ -325,6 +335,7 @@ mod tests {
     #[test]
     fn verdict_errno() {
         let v = |result| Verdict {
+            uki_authenticode: None,
             result,
             format: None,
             input_size: 0,

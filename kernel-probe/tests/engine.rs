@@ -441,7 +441,7 @@ fn json_line_round_trip_fields() {
          \"phys_placement_anywhere\":true,\"reserved_nonzero\":false,\"exceeds_image_size\":false}},\
          \"pe\":{{\"machine\":43620,\"signed\":false,\"signature_size\":0,\"cert_offset\":null,\
          \"cert_checked\":false,\"cert_problem\":null,\"trailing_bytes\":0}},\"gzip\":{{\"members\":1,\
-         \"crc32\":{},\"isize\":70000}},\"zstd\":null,\"zboot\":null,\"authenticode\":null,\"kdump_bytes_needed\":2097152,\
+         \"crc32\":{},\"isize\":70000}},\"zstd\":null,\"zboot\":null,\"uki\":null,\"authenticode\":null,\"uki_authenticode\":null,\"kdump_bytes_needed\":2097152,\
          \"crashkernel_min\":4194304,\"quick\":false}}\n",
         gz.len(),
         crc32fast::hash(&img)

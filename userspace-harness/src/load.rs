@@ -139,6 +139,22 @@ fn kexec_file_load(
     }
 }
 
+/// A memfd holding `bytes` (a UKI's section, handed to kexec as a file).
+fn memfd_with(name: &str, bytes: &[u8]) -> io::Result<File> {
+    use std::io::{Seek, Write};
+    let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a valid NUL-terminated name and flags; the fd is checked.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let mut f = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    f.write_all(bytes)?;
+    f.rewind()?;
+    Ok(f)
+}
+
 /// The command line for the new kernel.
 fn cmdline(args: &LoadArgs) -> io::Result<CString> {
     let text = if args.reuse_cmdline {
@@ -229,8 +245,8 @@ pub fn run(args: &LoadArgs) -> u8 {
     if initrd.is_none() {
         flags |= KEXEC_FILE_NO_INITRAMFS;
     }
-    let initrd_fd = initrd.as_ref().map_or(-1, |f| f.as_raw_fd());
     if args.no_probe {
+        let initrd_fd = initrd.as_ref().map_or(-1, |f| f.as_raw_fd());
         // The baseline: what the kernel says about the file as it is.
         let file = match File::open(image_path) {
             Ok(f) => f,
@@ -303,8 +319,56 @@ pub fn run(args: &LoadArgs) -> u8 {
         return 2;
     }
     let mut verdict = prober.verdict(result, input.len());
+    // A UKI brings its initrd and command line, as systemd-stub and
+    // systemd's kexec path use them: --initrd, --append and
+    // --reuse-cmdline replace them.
+    let uki = verdict.result.as_ref().ok().and_then(|r| r.uki);
+    let mut initrd = initrd;
+    let mut initrd_len = initrd_len;
+    let mut cmdline = cmdline;
+    let mut from_uki = Vec::new();
+    if let Some(u) = uki {
+        let Some(bytes) = input.bytes() else {
+            eprintln!("probe-run load: a UKI must be a regular file (its sections are read in place)");
+            return 2;
+        };
+        let section = |s: kernel_probe::uki::Section| {
+            bytes.get(s.offset as usize..s.end() as usize).unwrap_or_default()
+        };
+        if let (None, Some(s)) = (&initrd, u.initrd) {
+            match memfd_with("kernel-probe-uki-initrd", section(s)) {
+                Ok(f) => {
+                    initrd = Some(f);
+                    initrd_len = u64::from(s.size);
+                    from_uki.push(".initrd");
+                }
+                Err(e) => {
+                    eprintln!("probe-run load: the UKI's .initrd: {e}");
+                    return 2;
+                }
+            }
+        }
+        if let (false, None, Some(s)) = (args.reuse_cmdline, &args.append, u.cmdline) {
+            let text = section(s);
+            let end = text
+                .iter()
+                .rposition(|&c| c != 0 && c != b'\n')
+                .map_or(0, |i| i + 1);
+            match CString::new(&text[..end]) {
+                Ok(c) => {
+                    cmdline = c;
+                    from_uki.push(".cmdline");
+                }
+                Err(_) => {
+                    eprintln!("probe-run load: the UKI's .cmdline contains a NUL byte");
+                    return 2;
+                }
+            }
+        }
+    }
     verdict.initrd_size = initrd_len;
     verdict.authenticode = authenticode;
+    verdict.uki_authenticode = verify::check_uki(&input, verdict.result.as_ref().ok());
     let shown = image_path.to_string_lossy();
     let text = crate::report::render(&verdict, signature.as_ref(), &shown, args.probe_json);
     print!("{text}");
@@ -324,6 +388,13 @@ pub fn run(args: &LoadArgs) -> u8 {
         );
         return 1;
     }
+    if !from_uki.is_empty() {
+        println!("load: from the UKI: {}", from_uki.join(" and "));
+    }
+    if initrd.is_some() {
+        flags &= !KEXEC_FILE_NO_INITRAMFS;
+    }
+    let initrd_fd = initrd.as_ref().map_or(-1, |f| f.as_raw_fd());
     let needed = report.crashkernel_min(initrd_len);
     println!(
         "kdump: kernel segment {} bytes{}; crashkernel={}M or more to load it for kdump",

@@ -202,7 +202,9 @@ fn probe_one(
             return io_error(error);
         }
         let mut verdict = prober.verdict(r, input.len());
-        verdict.initrd_size = args.initrd_size();
+        if args.initrd.is_some() {
+            verdict.initrd_size = args.initrd_size();
+        }
         return Outcome::Probed(verdict, None);
     }
     let mut out = MappedOutput::default();
@@ -236,8 +238,12 @@ fn probe_one(
         return io_error(error);
     }
     let mut verdict = prober.verdict(result, input.len());
-    verdict.initrd_size = args.initrd_size();
+    // A UKI's embedded initrd counts unless --initrd replaces it.
+    if args.initrd.is_some() {
+        verdict.initrd_size = args.initrd_size();
+    }
     verdict.authenticode = authenticode;
+    verdict.uki_authenticode = verify::check_uki(&input, verdict.result.as_ref().ok());
     if let Some(error) = write_error {
         return Outcome::Io {
             error,
@@ -258,7 +264,8 @@ impl ProbeArgs {
             .map_or_else(String::new, |p| p.display().to_string())
     }
 
-    /// Bytes of --initrd (checked to exist before probing), 0 without one.
+    /// Bytes of --initrd (checked to exist before probing), 0 without one
+    /// (a UKI's embedded initrd counts then).
     fn initrd_size(&self) -> u64 {
         self.initrd
             .as_ref()

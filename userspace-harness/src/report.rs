@@ -71,6 +71,11 @@ pub fn write_text<W: Write>(v: &Verdict, w: &mut W, path: &str) -> fmt::Result {
             (Format::Gzip, _) => ", gzip-compressed".to_string(),
             (Format::Zstd, _) => ", zstd-compressed".to_string(),
             (Format::Zboot, c) => format!(" inside EFI zboot ({} payload)", c.unwrap_or("gzip")),
+            (Format::Uki, c) => format!(
+                " in a UKI's .linux ({}{})",
+                r.inner_format.map_or("?", |f| f.name()),
+                c.map_or(String::new(), |c| format!(", {c} payload"))
+            ),
         }
     )?;
     writeln!(w, "  input size          {} bytes", r.input_size)?;
@@ -229,6 +234,37 @@ pub fn write_text<W: Write>(v: &Verdict, w: &mut W, path: &str) -> fmt::Result {
                 (_, true) => " (not decompressed past the first block)",
                 (true, false) => ", XXH64 checksum verified",
                 (false, false) => ", no content checksum (in some frame)",
+            }
+        )?;
+    }
+    if let Some(u) = &r.uki {
+        writeln!(
+            w,
+            "  UKI                 .linux {} bytes at {:#x}{}{}{}{}",
+            u.linux.size,
+            u.linux.offset,
+            u.initrd.map_or(String::new(), |s| format!(", .initrd {} bytes", s.size)),
+            if u.osrel.is_some() { ", .osrel" } else { "" },
+            if u.dtbs > 0 { format!(", {} device tree(s)", u.dtbs) } else { String::new() },
+            if u.profiles > 0 { format!(", {} profiles (base one shown)", u.profiles) } else { String::new() },
+        )?;
+        if let Some(c) = u.cmdline() {
+            writeln!(w, "  UKI .cmdline        {}", String::from_utf8_lossy(c))?;
+        }
+        if let Some(n) = u.uname() {
+            writeln!(w, "  UKI .uname          {}", String::from_utf8_lossy(n))?;
+        }
+        writeln!(
+            w,
+            "  UKI signature       {}",
+            match (&v.uki_authenticode, u.outer_cert) {
+                (_, None) => "the UKI is not signed".to_string(),
+                (Some(a), Some(_)) => match a.digest_matches() {
+                    Some(true) => "signed; the signature's digest matches the UKI".to_string(),
+                    Some(false) => "signed; MISMATCH: the UKI was changed after signing".to_string(),
+                    None => "signed; digest not compared".to_string(),
+                },
+                (None, Some(_)) => "signed (not checked)".to_string(),
             }
         )?;
     }

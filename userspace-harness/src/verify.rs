@@ -466,6 +466,23 @@ fn json_opt(s: &mut String, v: Option<&str>) {
     }
 }
 
+/// A UKI's outer Authenticode check: the digest of the whole file (the
+/// outer PE) and, when it is signed, the digest its signature signs. None
+/// for anything else, or when the input is not all in memory.
+pub fn check_uki(
+    input: &crate::buffer::Input,
+    report: Option<&kernel_probe::Report>,
+) -> Option<AuthenticodeInfo> {
+    report.and_then(|r| r.uki.as_ref())?;
+    let bytes = input.bytes()?;
+    let pe = kernel_probe::pe::PeInfo::parse(bytes, bytes.len() as u64).ok()?;
+    Some(kernel_probe::authenticode::check(
+        bytes,
+        &pe,
+        &mut crate::crc::Sha2::default(),
+    ))
+}
+
 /// The checks after a valid probe, for the probe and `load` alike: the
 /// Authenticode digest of a signed image (of every EFI image when `all_efi`),
 /// and with `--cert` (`trusted`) the signature check.

@@ -162,3 +162,29 @@ pub fn streamed(
     };
     (p.verdict(r, input.len() as u64), img)
 }
+
+/// A UKI-shaped PE (as ukify lays one out: headers, then each section's
+/// contents at a 512-byte file alignment, VirtualSize the exact length).
+pub fn uki(sections: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut f = vec![0u8; 0x400];
+    f[..2].copy_from_slice(b"MZ");
+    f[0x3C..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    f[0x80..0x84].copy_from_slice(b"PE\0\0");
+    f[0x84..0x86].copy_from_slice(&0xAA64u16.to_le_bytes());
+    f[0x86..0x88].copy_from_slice(&(sections.len() as u16).to_le_bytes());
+    f[0x94..0x96].copy_from_slice(&240u16.to_le_bytes());
+    f[0x98..0x9A].copy_from_slice(&0x20Bu16.to_le_bytes());
+    let table = 0x98 + 240;
+    for (i, (name, data)) in sections.iter().enumerate() {
+        let at = table + i * 40;
+        let off = f.len() as u32;
+        f[at..at + name.len()].copy_from_slice(name.as_bytes());
+        f[at + 8..at + 12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        let raw = data.len().div_ceil(512) * 512;
+        f[at + 16..at + 20].copy_from_slice(&(raw as u32).to_le_bytes());
+        f[at + 20..at + 24].copy_from_slice(&off.to_le_bytes());
+        f.extend_from_slice(data);
+        f.resize(off as usize + raw, 0);
+    }
+    f
+}
