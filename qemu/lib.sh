@@ -173,3 +173,50 @@ kp_kernel_dir() { "$KP_REPO/qemu/build-kernel.sh"; }
 
 # Path of a guest initramfs; arguments as qemu/initramfs.sh (--add HOST:/GUEST ...).
 kp_initramfs() { "$KP_REPO/qemu/initramfs.sh" "$@"; }
+
+# ---------------------------------------------------------------------------
+# Packages from newer suites, extracted (never installed over the host's)
+
+# Extract a .deb once into $KP_CACHE/extracted/<deb name without .deb>/ (the
+# name carries package, version and architecture) and print the directory.
+kp_extract() {
+  local deb=$1 dir
+  dir=$KP_CACHE/extracted/$(basename "$deb" .deb)
+  if [ ! -f "$dir/.kp-done" ]; then
+    kp_log "extracting $(basename "$deb")"
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    dpkg-deb -x "$deb" "$dir.tmp"
+    touch "$dir.tmp/.kp-done"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  printf '%s\n' "$dir"
+}
+
+# systemd's ukify and arm64 stub from trixie (bookworm's systemd 252 has
+# neither), extracted; ukify runs with the distribution's python3 and
+# python3-pefile. Prints "UKIFY STUB".
+kp_ukify() {
+  kp_apt_install python3-pefile >&2
+  local u s
+  u=$(kp_extract "$(kp_deb_download private systemd-ukify all)")
+  s=$(kp_extract "$(kp_deb_download private systemd-boot-efi arm64)")
+  [ -s "$u/usr/bin/ukify" ] || kp_die "no ukify in systemd-ukify"
+  [ -s "$s/usr/lib/systemd/boot/efi/linuxaa64.efi.stub" ] || kp_die "no linuxaa64.efi.stub in systemd-boot-efi:arm64"
+  printf '%s %s\n' "$u/usr/bin/ukify" "$s/usr/lib/systemd/boot/efi/linuxaa64.efi.stub"
+}
+
+# ukify build of a UKI: kp_uki OUT KERNEL INITRD CMDLINE [extra ukify args...]
+# (ukify's scratch files, a whole decompressed kernel among them, go into a
+# private TMPDIR that is removed.)
+kp_uki() {
+  local out=$1 kernel=$2 initrd=$3 cmdline=$4 ukify stub tmp
+  shift 4
+  read -r ukify stub < <(kp_ukify)
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/kp-ukify.XXXXXX")
+  printf 'ID=kernel-probe\nNAME="kernel-probe test UKI"\nVERSION_ID=1\n' >"$tmp/os-release"
+  TMPDIR=$tmp /usr/bin/python3 "$ukify" build --efi-arch aa64 --stub "$stub" --linux "$kernel" \
+    --initrd "$initrd" --cmdline "$cmdline" --os-release "@$tmp/os-release" --output "$tmp/uki.efi" \
+    "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; rm -rf "$tmp"; kp_die "ukify build failed"; }
+  mv "$tmp/uki.efi" "$out"
+  rm -rf "$tmp"
+}

@@ -8,12 +8,19 @@
 #     --marker STR        kp.marker= the guest must print as "KP-BOOTED STR"
 #                         (default: a random one)
 #     --append ARGS       extra kernel command-line arguments
+#     --cmdline LINE      the whole kernel command line instead (a UKI's own;
+#                         it must carry kp.marker=<--marker>)
 #     --timeout SEC       hard limit for the whole run (default: 180)
 #     --log FILE          console log (default: a new file under $KP_CACHE/logs)
 #     --expect-marker-only  pass once the marker is seen (no KP-RESULT needed)
 #     --efi               boot through UEFI firmware (QEMU_EFI.fd, acpi=off):
 #                         needed for vmlinuz.efi (zboot); the command line
 #                         is then given with -append too (EFI stub reads it)
+#     --acpi              with --efi: QEMU's plain `-M virt` (ACPI tables, which
+#                         the firmware then gives the kernel instead of a DT)
+#     --uki               the image is a UKI: no -initrd and no -append (the
+#                         stub takes its embedded .initrd and .cmdline; the
+#                         marker must be in that command line)
 #     --smp N  --mem SIZE --cpu MODEL   (defaults: 1, 1G, cortex-a57)
 #     --interactive       console on this terminal, kp.shell=1, no checks
 # Exit 0 when the console shows "KP-BOOTED <marker>" and
@@ -21,8 +28,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel='' initrd='' scenario=boot marker='' append='' timeout_s=180 log='' efi=0 smp=1 mem=1G cpu=cortex-a57
-interactive=0 marker_only=0
+kernel='' initrd='' scenario=boot marker='' append='' whole_cmdline='' timeout_s=180 log='' efi=0 smp=1 mem=1G cpu=cortex-a57
+interactive=0 marker_only=0 acpi=0 uki=0
 while [ $# -gt 0 ]; do
   case $1 in
     --kernel) kernel=$2; shift 2 ;;
@@ -30,9 +37,12 @@ while [ $# -gt 0 ]; do
     --scenario) scenario=$2; shift 2 ;;
     --marker) marker=$2; shift 2 ;;
     --append) append=$2; shift 2 ;;
+    --cmdline) whole_cmdline=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --efi) efi=1; shift ;;
+    --acpi) acpi=1; shift ;;
+    --uki) uki=1; efi=1; shift ;;
     --smp) smp=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
@@ -44,8 +54,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$kernel" ] || kp_die "--kernel IMAGE is required"
 [ -s "$kernel" ] || kp_die "kernel image $kernel missing or empty"
-[ -n "$initrd" ] || initrd=$("$KP_REPO/qemu/initramfs.sh")
-[ -s "$initrd" ] || kp_die "initramfs $initrd missing or empty"
+if [ $uki = 0 ]; then
+  [ -n "$initrd" ] || initrd=$("$KP_REPO/qemu/initramfs.sh")
+  [ -s "$initrd" ] || kp_die "initramfs $initrd missing or empty"
+fi
 [ -n "$marker" ] || marker=kp-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 case $marker$scenario in *[!A-Za-z0-9._-]*) kp_die "marker and scenario: [A-Za-z0-9._-] only" ;; esac
 if [ -z "$log" ]; then
@@ -56,12 +68,14 @@ fi
 cmdline="console=ttyAMA0 panic=-1 kp.scenario=$scenario kp.marker=$marker"
 [ $interactive = 1 ] && cmdline="$cmdline kp.shell=1"
 [ -n "$append" ] && cmdline="$cmdline $append"
+[ -n "$whole_cmdline" ] && cmdline=$whole_cmdline
 machine=virt
-qargs=(-cpu "$cpu" -smp "$smp" -m "$mem" -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
+qargs=(-cpu "$cpu" -smp "$smp" -m "$mem" -nic none -no-reboot -kernel "$kernel")
+[ $uki = 1 ] || qargs+=(-initrd "$initrd" -append "$cmdline")
 if [ $efi = 1 ]; then
   fw=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
   [ -f "$fw" ] || kp_die "$fw missing: run qemu/setup.sh"
-  machine=virt,acpi=off
+  [ $acpi = 1 ] || machine=virt,acpi=off
   qargs+=(-bios "$fw")
 fi
 

@@ -8,6 +8,13 @@
 #   own-kernel-features             our Image (2 CPUs, crashkernel=64M) has modules,
 #                                   kexec, a crash reservation, debugfs, misc devices
 #   own-zboot-firmware              vmlinuz.efi itself boots through UEFI firmware
+#   own-zstd-zboot, -firmware       the zstd flavour (Fedora's: zboot with a zstd payload):
+#                                   probe-run's inner Image boots, and vmlinuz.efi boots
+#                                   through UEFI firmware; own-image-zst: zstd -19 Image
+#   debian-uki, own-uki,            UKIs made by ukify (systemd's arm64 stub) of Debian's
+#   own-zboot-uki, own-uki-firmware Image, our Image and our vmlinuz.efi: probe-run's kernel
+#                                   boots with the UKI's own .initrd and .cmdline, and our
+#                                   UKI boots through UEFI firmware (systemd-stub)
 #   negative-corrupt                Image.gz with a byte flipped in its deflate data,
 #   negative-truncated              and cut in half: probe-run exits 1, writes no
 #                                   output, nothing boots
@@ -94,6 +101,69 @@ if [ -n "$kdir" ]; then
   fi
 else
   for n in own-image-gz own-zboot own-kernel-features own-zboot-firmware; do fail "$n" "no kernel (qemu/build-kernel.sh failed)"; done
+fi
+
+# --- (d) our kernel as Fedora builds it: EFI zboot with a zstd payload -----------------
+if zdir=$("$KP_REPO/qemu/build-kernel.sh" --flavour zstd); then
+  if grep -aq 'zstd' <(head -c 64 "$zdir/vmlinuz.efi"); then
+    prefix=$zdir/Image probe_and_boot own-zstd-zboot "$zdir/vmlinuz.efi"
+    zstd -q -19 -c "$zdir/Image" >"$work/own.Image.zst"
+    probe_and_boot own-image-zst "$work/own.Image.zst" "$zdir/Image"
+    if "$KP_REPO/qemu/run.sh" --efi --kernel "$zdir/vmlinuz.efi" --initrd "$initrd" --scenario boot \
+      --marker "kp-zstd-fw-$$" --timeout "$timeout_s"; then
+      pass own-zstd-zboot-firmware
+    else
+      fail own-zstd-zboot-firmware "the zstd vmlinuz.efi did not boot through UEFI firmware"
+    fi
+  else
+    fail own-zstd-zboot "the zstd flavour's vmlinuz.efi does not name zstd in its zboot header"
+  fi
+else
+  fail own-zstd-zboot "qemu/build-kernel.sh --flavour zstd failed"
+fi
+
+# --- (e) UKIs made by the real ukify with systemd's arm64 stub ---------------------------
+# uki_boot NAME KERNEL [PREFIX]: a UKI of KERNEL with the test initramfs and a
+# command line carrying the marker. probe-run --output gives the kernel, and
+# the UKI's own initrd and command line (cut out where probe-run's JSON says
+# they are) boot it.
+uki_boot() {
+  local name=$1 kernel=$2 marker=kp-$1-$$ u=$work/$1.efi j
+  kp_uki "$u" "$kernel" "$initrd" "console=ttyAMA0 panic=-1 kp.scenario=boot kp.marker=$marker" ||
+    { fail "$name" "ukify failed"; return; }
+  j=$("$probe" --json "$u") || { fail "$name" "probe-run rejected the UKI: $j"; return; }
+  local off size cmd
+  off=$(sed -n 's/.*"initrd_offset":\([0-9]*\).*/\1/p' <<<"$j")
+  size=$(sed -n 's/.*"initrd_size":\([0-9]*\).*/\1/p' <<<"$j")
+  cmd=$(sed -n 's/.*"uki":{[^}]*"cmdline":"\([^"]*\)".*/\1/p' <<<"$j")
+  [ -n "$off" ] && [ -n "$size" ] && [ -n "$cmd" ] || { fail "$name" "no .initrd/.cmdline in the report: $j"; return; }
+  tail -c +"$((off + 1))" "$u" | head -c "$size" >"$work/$name.initrd"
+  cmp -s "$work/$name.initrd" "$initrd" || { fail "$name" "the UKI's .initrd is not the initramfs"; return; }
+  "$probe" --output "$work/$name.Image" "$u" >/dev/null || { fail "$name" "probe-run --output failed"; return; }
+  if [ -n "${3:-}" ]; then
+    cmp -s -n "$(stat -c %s "$3")" "$work/$name.Image" "$3" || { fail "$name" "the extracted kernel is not the Image"; return; }
+  fi
+  if "$KP_REPO/qemu/run.sh" --kernel "$work/$name.Image" --initrd "$work/$name.initrd" --cmdline "$cmd" \
+    --marker "$marker" --timeout "$timeout_s"; then
+    pass "$name"
+  else
+    fail "$name" "the kernel probe-run took out of the UKI did not boot with its .initrd and .cmdline"
+  fi
+  if [ "${uki_firmware:-0}" = 1 ]; then
+    if "$KP_REPO/qemu/run.sh" --uki --kernel "$u" --marker "$marker" --timeout "$timeout_s"; then
+      pass "$name-firmware"
+    else
+      fail "$name-firmware" "the UKI did not boot through UEFI firmware and systemd-stub"
+    fi
+  fi
+}
+for line in "${debian[@]}"; do
+  read -r dname dimage <<<"$line"
+  [ "$dname" = unsigned ] && uki_boot debian-uki "$dimage" "$dimage"
+done
+if [ -n "$kdir" ]; then
+  uki_firmware=1 uki_boot own-uki "$kdir/Image" "$kdir/Image"
+  uki_boot own-zboot-uki "$kdir/vmlinuz.efi" "$kdir/Image"
 fi
 
 # --- (c) negative: corrupt and truncated deflate data -----------------------------------

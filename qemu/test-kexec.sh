@@ -6,9 +6,10 @@
 #                a raw Image from a pipe loads from the probed bytes (not a second open);
 #                --crash loads when crashkernel= is what the report says
 #   crash-small  with crashkernel= 2 MiB below that: EADDRNOTAVAIL, the message names the size
-#   exec         `probe-run load --exec` of our Image.gz, our vmlinuz.efi and the gzip'd
-#                Debian-signed 6.12 kernel: each second kernel boots and prints the marker
-#                that only its own command line carries
+#   exec         `probe-run load --exec` of our Image.gz, our vmlinuz.efi, the gzip'd
+#                Debian-signed 6.12 kernel and a UKI (ukify) of our Image: each second
+#                kernel boots and prints the marker that only its own command line carries
+#                (the UKI's: its embedded .cmdline, with its embedded .initrd)
 # Ends with "N passed, M failed"; exit 1 on any failure.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +36,11 @@ d[len(d) // 2] ^= 0x55
 open(sys.argv[2], "wb").write(d)
 PY
 cp "$(kp_initramfs)" "$images/second.cpio.gz"
+# A UKI (ukify, systemd's arm64 stub) of our Image with the second
+# initramfs and a command line that carries its marker.
+uki_marker=uki-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+kp_uki "$images/own.uki.efi" "$kdir/Image" "$images/second.cpio.gz" \
+  "console=ttyAMA0 panic=-1 kp.scenario=boot kp.marker=$uki_marker"
 
 # The reservation the report asks for (kernel + this initrd), from the host probe-run.
 needed=$("$host_probe_run" --json --initrd "$images/second.cpio.gz" "$images/Image.gz" |
@@ -53,7 +59,7 @@ rand() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
 # boot NAME MODE EXTRA-APPEND -> log file; the run passes when the second marker
 # (or, without a second kernel, the first kernel's scenario) shows up.
 boot() {
-  local name=$1 mode=$2 extra=$3 next=second-$(rand) log=$work/$1.log rc=0
+  local name=$1 mode=$2 extra=$3 next=${4:-second-$(rand)} log=$work/$1.log rc=0
   local args=(--kernel "$kdir/Image" --initrd "$initrd" --scenario kexec --timeout 300 --log "$log")
   if [ "$mode" = exec ]; then
     qemu/run.sh "${args[@]}" --marker "$next" --expect-marker-only \
@@ -89,10 +95,13 @@ result $([[ $l == "KP-CRASH-SMALL exit=1 errno=EADDRNOTAVAIL crash_loaded=0 need
   "--crash with crashkernel=${small}M: EADDRNOTAVAIL naming the needed $needed bytes ($l)"
 
 # --- exec: each second kernel boots with its own marker ----------------------------------
-for img in Image.gz vmlinuz.efi debian-signed.gz; do
-  read -r rc log next < <(boot "exec-$img" exec "kp.image=$img")
+for img in Image.gz vmlinuz.efi debian-signed.gz own.uki.efi; do
+  marker=
+  [ "$img" = own.uki.efi ] && marker=$uki_marker
+  read -r rc log next < <(boot "exec-$img" exec "kp.image=$img" $marker)
   ok=0
   if [ "$rc" = 0 ] && grep -aq "^KP-BOOTED $next" "$log" && grep -aq "kexec_file_load accepted" "$log"; then ok=1; fi
+  if [ "$img" = own.uki.efi ] && ! grep -aq "load: from the UKI: .initrd and .cmdline" "$log"; then ok=0; fi
   kernel=$(grep -a "^KP-BOOTED $next" "$log" | grep -o 'kernel=[^ ]*' | tr -d '\r')
   result $ok "probe-run load --exec $img: the second kernel boots and prints $next ($kernel)"
 done

@@ -1,7 +1,8 @@
 # Guest side of qemu/test-kexec.sh (busybox sh, first kernel). Kernel command line:
 #   kp.kexec=MODE   baseline | exec | crash
 #   kp.next=MARKER  the marker the second kernel must print (from its own command line)
-#   kp.image=FILE   the image under /images to load (exec)
+#   kp.image=FILE   the image under /images to load (exec; a *.uki.efi is loaded
+#                   with its own .initrd and .cmdline, which carries kp.next)
 # Files: /bin/probe-run (aarch64, static), /images/*, /images/second.cpio.gz.
 set -u
 mode= next= image=
@@ -56,7 +57,11 @@ crash-small)
   ;;
 exec)
   echo "KP-EXEC loading /images/$image"
-  probe-run load --initrd "$initrd" --append "$second" --exec "/images/$image" 2>&1 | sed 's/^/  | /'
+  case $image in
+    # A UKI brings its own initrd and command line (with the marker).
+    *.uki.efi) probe-run load --exec "/images/$image" 2>&1 | sed 's/^/  | /' ;;
+    *) probe-run load --initrd "$initrd" --append "$second" --exec "/images/$image" 2>&1 | sed 's/^/  | /' ;;
+  esac
   # Only reached when the load or the reboot failed.
   echo "KP-EXEC-FAILED loaded=$(loaded)"
   exit 1
