@@ -343,6 +343,7 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
     );
 
     zstd_cases(img, &mut add);
+    uki_cases(img, &good, &mut add);
 
     // Header rules.
     let mut legacy = img.to_vec();
@@ -449,6 +450,55 @@ pub fn cases(img: &[u8]) -> Vec<Case> {
         zb_short,
     );
     v
+}
+
+/// A UKI-shaped PE as ukify lays one out: headers, then each section's
+/// contents at a 512-byte file alignment, VirtualSize the exact length.
+pub fn uki(sections: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut f = vec![0u8; 0x400];
+    f[..2].copy_from_slice(b"MZ");
+    f[0x3C..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    f[0x80..0x84].copy_from_slice(b"PE\0\0");
+    f[0x84..0x86].copy_from_slice(&0xAA64u16.to_le_bytes());
+    f[0x86..0x88].copy_from_slice(&(sections.len() as u16).to_le_bytes());
+    f[0x94..0x96].copy_from_slice(&240u16.to_le_bytes());
+    f[0x98..0x9A].copy_from_slice(&0x20Bu16.to_le_bytes());
+    let table = 0x98 + 240;
+    for (i, (name, data)) in sections.iter().enumerate() {
+        let at = table + i * 40;
+        let off = f.len() as u32;
+        f[at..at + name.len()].copy_from_slice(name.as_bytes());
+        f[at + 8..at + 12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        let raw = data.len().div_ceil(512) * 512;
+        f[at + 16..at + 20].copy_from_slice(&(raw as u32).to_le_bytes());
+        f[at + 20..at + 24].copy_from_slice(&off.to_le_bytes());
+        f.extend_from_slice(data);
+        f.resize(off as usize + raw, 0);
+    }
+    f
+}
+
+/// UKIs around the image (the module reports them as probe-run does).
+fn uki_cases(img: &[u8], good_gz: &[u8], add: &mut impl FnMut(&str, &'static str, i32, Vec<u8>)) {
+    let around = |linux: &[u8]| {
+        uki(&[
+            (".osrel", b"ID=kernel-probe\n"),
+            (".cmdline", b"console=ttyAMA0 panic=-1\n"),
+            (".uname", b"7.3.4"),
+            (".linux", linux),
+            (".initrd", &[0x07; 5000]),
+        ])
+    };
+    add("valid-uki-raw.efi", "valid", OK, around(img));
+    add("valid-uki-gzip.efi", "valid", OK, around(good_gz));
+    let image_size = u64::from_le_bytes(img[16..24].try_into().unwrap());
+    let mut padded = img.to_vec();
+    padded.resize(image_size as usize, 0);
+    add("valid-uki-zboot.efi", "valid", OK, around(&zboot(&gz(&padded, 6), b"gzip")));
+    let whole = around(good_gz);
+    add("uki-truncated.efi", "truncation", EBADMSG, whole[..whole.len() / 2].to_vec());
+    add("uki-no-linux.efi", "wrong magic", EINVAL, uki(&[(".text", &[0x11; 4096])]));
+    add("uki-in-uki.efi", "wrong magic", EINVAL, around(&around(img)));
 }
 
 /// libzstd (the `zstd` crate) at `level`, with or without the checksum and
