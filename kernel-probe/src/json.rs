@@ -282,19 +282,33 @@ impl Verdict {
 fn utf8_prefix(b: &[u8]) -> &str {
     match core::str::from_utf8(b) {
         Ok(s) => s,
-        Err(e) => core::str::from_utf8(b.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default(),
+        Err(e) => {
+            core::str::from_utf8(b.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
+        }
     }
 }
 
 /// `{"inner_format", "linux_offset", "linux_size", "initrd_offset",
 /// "initrd_size", "cmdline" (its first 256 bytes), "cmdline_size", "uname",
 /// "osrel", "dtbs", "profiles", "signed"}`.
-fn write_uki<W: Write>(w: &mut W, u: &crate::uki::UkiInfo, inner: Option<crate::Format>) -> fmt::Result {
+fn write_uki<W: Write>(
+    w: &mut W,
+    u: &crate::uki::UkiInfo,
+    inner: Option<crate::Format>,
+) -> fmt::Result {
     w.write_str("{\"inner_format\":")?;
     opt_str(w, inner.map(|f| f.name()))?;
-    write!(w, ",\"linux_offset\":{},\"linux_size\":{}", u.linux.offset, u.linux.size)?;
+    write!(
+        w,
+        ",\"linux_offset\":{},\"linux_size\":{}",
+        u.linux.offset, u.linux.size
+    )?;
     match u.initrd {
-        Some(s) => write!(w, ",\"initrd_offset\":{},\"initrd_size\":{}", s.offset, s.size)?,
+        Some(s) => write!(
+            w,
+            ",\"initrd_offset\":{},\"initrd_size\":{}",
+            s.offset, s.size
+        )?,
         None => w.write_str(",\"initrd_offset\":null,\"initrd_size\":null")?,
     }
     w.write_str(",\"cmdline\":")?;

@@ -413,7 +413,9 @@ impl Prober {
         // A UKI's `.linux` is a window of the input, and a zboot payload a
         // window of that.
         let input = match self.inner_end() {
-            Some(end) if !self.inner_done && !matches!(self.stage, Stage::UkiHeader | Stage::UkiBody) => {
+            Some(end)
+                if !self.inner_done && !matches!(self.stage, Stage::UkiHeader | Stage::UkiBody) =>
+            {
                 let left = end.saturating_sub(self.input_pos);
                 input.get(..bytes::usize_sat(left)).unwrap_or(input)
             }
@@ -552,14 +554,15 @@ impl Prober {
     /// Gather a UKI's headers; parse them once the section table is in.
     fn uki_header_step(&mut self, input: &[u8]) -> Result<usize, ProbeError> {
         let have = self.uki_hdr.get(..self.uki_hdr_len).unwrap_or_default();
-        let need = match uki::header_len(have)? {
-            Some(n) => n,
-            // e_lfanew first, then the COFF header: 64, then up to 4 KiB.
-            None => 0x40,
-        };
+        // e_lfanew first (the first 64 bytes), then up to the end of the
+        // section table (at most 4 KiB).
+        let need = uki::header_len(have)?.unwrap_or(0x40);
         let take = need.saturating_sub(self.uki_hdr_len).min(input.len());
         let end = self.uki_hdr_len.saturating_add(take);
-        if let (Some(d), Some(src)) = (self.uki_hdr.get_mut(self.uki_hdr_len..end), input.get(..take)) {
+        if let (Some(d), Some(src)) = (
+            self.uki_hdr.get_mut(self.uki_hdr_len..end),
+            input.get(..take),
+        ) {
             d.copy_from_slice(src);
         }
         self.uki_hdr_len = end;
@@ -588,7 +591,9 @@ impl Prober {
         };
         info.capture(self.input_pos, input.get(..n).unwrap_or_default());
         self.uki = Some(info);
-        if !self.inner_done && self.input_pos.saturating_add(n as u64) >= u64::from(info.linux.offset) {
+        if !self.inner_done
+            && self.input_pos.saturating_add(n as u64) >= u64::from(info.linux.offset)
+        {
             // `.linux` begins: probe it as a kernel of its own.
             self.base = u64::from(info.linux.offset);
             self.sniff_len = 0;
@@ -923,12 +928,18 @@ impl Prober {
             // Every section the UKI declares must be in the file.
             Stage::UkiBody => {
                 let info = self.uki.unwrap_or_default();
-                let end = [Some(info.linux), info.initrd, info.cmdline, info.uname, info.osrel]
-                    .iter()
-                    .flatten()
-                    .map(|s| s.end())
-                    .max()
-                    .unwrap_or(0);
+                let end = [
+                    Some(info.linux),
+                    info.initrd,
+                    info.cmdline,
+                    info.uname,
+                    info.osrel,
+                ]
+                .iter()
+                .flatten()
+                .map(|s| s.end())
+                .max()
+                .unwrap_or(0);
                 if self.inner_done && self.input_pos >= end {
                     Ok(())
                 } else {

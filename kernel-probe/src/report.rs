@@ -7,8 +7,8 @@ use crate::container::Format;
 use crate::error::ProbeError;
 use crate::image::{header_of, Arm64ImageHeader, Target};
 use crate::pe::PeInfo;
-use crate::zboot::ZbootHeader;
 use crate::uki::UkiInfo;
+use crate::zboot::ZbootHeader;
 use crate::zstd::ZstdInfo;
 
 /// gzip facts, from the last member's trailer.

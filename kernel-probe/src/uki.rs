@@ -71,11 +71,16 @@ impl Text {
     pub(crate) fn capture(&mut self, s: Section, at: u64, data: &[u8]) {
         let end = at.saturating_add(data.len() as u64);
         let from = at.max(u64::from(s.offset));
-        let to = end.min(s.end()).min(u64::from(s.offset).saturating_add(TEXT_MAX as u64));
+        let to = end
+            .min(s.end())
+            .min(u64::from(s.offset).saturating_add(TEXT_MAX as u64));
         if from >= to {
             return;
         }
-        let (src_from, dst_from) = (from.saturating_sub(at), from.saturating_sub(u64::from(s.offset)));
+        let (src_from, dst_from) = (
+            from.saturating_sub(at),
+            from.saturating_sub(u64::from(s.offset)),
+        );
         let n = bytes::usize_sat(to.saturating_sub(from));
         let (sf, df) = (bytes::usize_sat(src_from), bytes::usize_sat(dst_from));
         if let (Some(d), Some(src)) = (
@@ -164,7 +169,10 @@ impl UkiInfo {
         // PE32+: the certificate directory (entry 4) at 144 + 4 * 8.
         let outer_cert = if bytes::u16_le(head, opt) == Some(0x20B) && opt_len >= 152 {
             let at = opt.saturating_add(144);
-            match (bytes::u32_le(head, at), bytes::u32_le(head, at.saturating_add(4))) {
+            match (
+                bytes::u32_le(head, at),
+                bytes::u32_le(head, at.saturating_add(4)),
+            ) {
                 (Some(0), Some(0)) | (None, _) | (_, None) => None,
                 (Some(o), Some(s)) => Some((o, s)),
             }
@@ -181,13 +189,22 @@ impl UkiInfo {
         for i in 0..sections {
             let at = table.saturating_add(i.saturating_mul(SECTION_LEN));
             let name = bytes::range(head, at, 8).ok_or(bad)?;
-            let name = name.get(..name.iter().position(|&b| b == 0).unwrap_or(8)).unwrap_or_default();
+            let name = name
+                .get(..name.iter().position(|&b| b == 0).unwrap_or(8))
+                .unwrap_or_default();
             let field = |o: usize| bytes::u32_le(head, at.saturating_add(o)).ok_or(bad);
             let (size, raw_size, offset) = (field(8)?, field(16)?, field(20)?);
             let s = Section { offset, size };
             let known = matches!(
                 name,
-                b".linux" | b".initrd" | b".cmdline" | b".uname" | b".osrel" | b".dtb" | b".dtbauto" | b".profile"
+                b".linux"
+                    | b".initrd"
+                    | b".cmdline"
+                    | b".uname"
+                    | b".osrel"
+                    | b".dtb"
+                    | b".dtbauto"
+                    | b".profile"
             );
             if !known {
                 continue;
@@ -273,7 +290,12 @@ pub(crate) mod tests {
 
     #[test]
     fn parses_sections_by_virtual_size() {
-        let f = uki(&[(".osrel", b"ID=test\n"), (".cmdline", b"console=ttyAMA0 quiet\n"), (".linux", &[7; 1000]), (".initrd", &[1; 33])]);
+        let f = uki(&[
+            (".osrel", b"ID=test\n"),
+            (".cmdline", b"console=ttyAMA0 quiet\n"),
+            (".linux", &[7; 1000]),
+            (".initrd", &[1; 33]),
+        ]);
         let n = header_len(&f).unwrap().unwrap();
         assert_eq!(n, 0x98 + 240 + 4 * 40);
         let mut u = UkiInfo::parse(&f[..n], Some(f.len() as u64)).unwrap();
@@ -299,11 +321,17 @@ pub(crate) mod tests {
         // VirtualSize beyond SizeOfRawData.
         let at = 0x98 + 240;
         g[at + 8..at + 12].copy_from_slice(&5000u32.to_le_bytes());
-        assert_eq!(UkiInfo::parse(&g[..0x400], None), Err(ProbeError::BadUkiSection));
+        assert_eq!(
+            UkiInfo::parse(&g[..0x400], None),
+            Err(ProbeError::BadUkiSection)
+        );
         let mut h = uki(&[(".linux", &[1; 600])]);
         h[0x84] = 0x64; // machine 0x8664 (x86-64)
         h[0x85] = 0x86;
-        assert_eq!(UkiInfo::parse(&h[..0x400], None), Err(ProbeError::UkiNotArm64));
+        assert_eq!(
+            UkiInfo::parse(&h[..0x400], None),
+            Err(ProbeError::UkiNotArm64)
+        );
         assert_eq!(header_len(&h[..0x3C]), Ok(None));
     }
 }

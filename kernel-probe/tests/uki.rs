@@ -30,7 +30,11 @@ fn every_kernel_format_inside_a_uki() {
     for (inner, linux, want) in [
         (Format::Image, img.clone(), img.clone()),
         (Format::Gzip, gzip(&img, 6), img.clone()),
-        (Format::Zboot, zboot(&gzip(&padded, 6), b"gzip"), padded.clone()),
+        (
+            Format::Zboot,
+            zboot(&gzip(&padded, 6), b"gzip"),
+            padded.clone(),
+        ),
         (Format::Zstd, zst, img.clone()),
     ] {
         let f = with_kernel(&linux);
@@ -48,7 +52,10 @@ fn every_kernel_format_inside_a_uki() {
         assert_eq!(v.initrd_size, 3000, "kdump counts the embedded initrd");
         let line = v.json_line(None).unwrap();
         assert!(line.contains("\"format\":\"uki\""), "{line}");
-        assert!(line.contains("\"cmdline\":\"console=ttyAMA0 kp.marker=uki\""), "{line}");
+        assert!(
+            line.contains("\"cmdline\":\"console=ttyAMA0 kp.marker=uki\""),
+            "{line}"
+        );
         for chunks in [&[1usize][..], &[100, 4095], &[65536]] {
             let (s, sout) = streamed(&f, chunks, opts());
             assert_eq!(s, v, "{inner:?} chunks {chunks:?}");
@@ -60,9 +67,20 @@ fn every_kernel_format_inside_a_uki() {
         assert_eq!(q.header, r.header);
         // Cut anywhere: in the headers, before, inside and after `.linux`.
         let linux_at = u.linux.offset as usize;
-        for cut in [100, 0x300, linux_at - 10, linux_at + 30, linux_at + linux.len() / 2, f.len() - 100] {
+        for cut in [
+            100,
+            0x300,
+            linux_at - 10,
+            linux_at + 30,
+            linux_at + linux.len() / 2,
+            f.len() - 100,
+        ] {
             let e = oneshot(&f[..cut], opts()).0.result.unwrap_err();
-            assert_eq!(e.errno(), kernel_probe::error::EBADMSG, "{inner:?} cut at {cut}: {e:?}");
+            assert_eq!(
+                e.errno(),
+                kernel_probe::error::EBADMSG,
+                "{inner:?} cut at {cut}: {e:?}"
+            );
         }
     }
 }
@@ -72,21 +90,36 @@ fn what_is_no_uki() {
     let img = kernel(100_000);
     // A PE without .linux (an EFI application).
     let app = uki(&[(".text", &[0x11; 5000])]);
-    assert_eq!(oneshot(&app, opts()).0.result.unwrap_err(), ProbeError::UkiNoLinux);
+    assert_eq!(
+        oneshot(&app, opts()).0.result.unwrap_err(),
+        ProbeError::UkiNoLinux
+    );
     // A UKI inside a UKI.
     let nested = with_kernel(&with_kernel(&img));
-    assert_eq!(oneshot(&nested, opts()).0.result.unwrap_err(), ProbeError::UkiNested);
+    assert_eq!(
+        oneshot(&nested, opts()).0.result.unwrap_err(),
+        ProbeError::UkiNested
+    );
     // .linux holding something that is no kernel.
     let junk = with_kernel(&[0x42; 10_000]);
-    assert_eq!(oneshot(&junk, opts()).0.result.unwrap_err(), ProbeError::UnknownFormat);
+    assert_eq!(
+        oneshot(&junk, opts()).0.result.unwrap_err(),
+        ProbeError::UnknownFormat
+    );
     // A section whose VirtualSize runs past its raw data.
     let mut bad = with_kernel(&img);
     let linux = 0x98 + 240 + 3 * 40;
     let raw = u32::from_le_bytes(bad[linux + 16..linux + 20].try_into().unwrap());
     bad[linux + 8..linux + 12].copy_from_slice(&(raw + 1).to_le_bytes());
-    assert_eq!(oneshot(&bad, opts()).0.result.unwrap_err(), ProbeError::BadUkiSection);
+    assert_eq!(
+        oneshot(&bad, opts()).0.result.unwrap_err(),
+        ProbeError::BadUkiSection
+    );
     // An x86-64 UKI.
     let mut x86 = with_kernel(&img);
     x86[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
-    assert_eq!(oneshot(&x86, opts()).0.result.unwrap_err(), ProbeError::UkiNotArm64);
+    assert_eq!(
+        oneshot(&x86, opts()).0.result.unwrap_err(),
+        ProbeError::UkiNotArm64
+    );
 }

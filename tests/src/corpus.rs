@@ -494,11 +494,31 @@ fn uki_cases(img: &[u8], good_gz: &[u8], add: &mut impl FnMut(&str, &'static str
     let image_size = u64::from_le_bytes(img[16..24].try_into().unwrap());
     let mut padded = img.to_vec();
     padded.resize(image_size as usize, 0);
-    add("valid-uki-zboot.efi", "valid", OK, around(&zboot(&gz(&padded, 6), b"gzip")));
+    add(
+        "valid-uki-zboot.efi",
+        "valid",
+        OK,
+        around(&zboot(&gz(&padded, 6), b"gzip")),
+    );
     let whole = around(good_gz);
-    add("uki-truncated.efi", "truncation", EBADMSG, whole[..whole.len() / 2].to_vec());
-    add("uki-no-linux.efi", "wrong magic", EINVAL, uki(&[(".text", &[0x11; 4096])]));
-    add("uki-in-uki.efi", "wrong magic", EINVAL, around(&around(img)));
+    add(
+        "uki-truncated.efi",
+        "truncation",
+        EBADMSG,
+        whole[..whole.len() / 2].to_vec(),
+    );
+    add(
+        "uki-no-linux.efi",
+        "wrong magic",
+        EINVAL,
+        uki(&[(".text", &[0x11; 4096])]),
+    );
+    add(
+        "uki-in-uki.efi",
+        "wrong magic",
+        EINVAL,
+        around(&around(img)),
+    );
 }
 
 /// libzstd (the `zstd` crate) at `level`, with or without the checksum and

@@ -6,7 +6,7 @@ use std::process::Command;
 use kernel_probe_tests::*;
 
 /// Every key of a JSON line, in the order probe-run writes them.
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 20] = [
     "path",
     "ok",
     "errno",
@@ -18,8 +18,11 @@ const KEYS: [&str; 17] = [
     "header",
     "pe",
     "gzip",
+    "zstd",
     "zboot",
+    "uki",
     "authenticode",
+    "uki_authenticode",
     "kdump_bytes_needed",
     "crashkernel_min",
     "quick",

@@ -329,11 +329,15 @@ pub fn run(args: &LoadArgs) -> u8 {
     let mut from_uki = Vec::new();
     if let Some(u) = uki {
         let Some(bytes) = input.bytes() else {
-            eprintln!("probe-run load: a UKI must be a regular file (its sections are read in place)");
+            eprintln!(
+                "probe-run load: a UKI must be a regular file (its sections are read in place)"
+            );
             return 2;
         };
         let section = |s: kernel_probe::uki::Section| {
-            bytes.get(s.offset as usize..s.end() as usize).unwrap_or_default()
+            bytes
+                .get(s.offset as usize..s.end() as usize)
+                .unwrap_or_default()
         };
         if let (None, Some(s)) = (&initrd, u.initrd) {
             match memfd_with("kernel-probe-uki-initrd", section(s)) {

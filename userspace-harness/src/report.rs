@@ -243,10 +243,19 @@ pub fn write_text<W: Write>(v: &Verdict, w: &mut W, path: &str) -> fmt::Result {
             "  UKI                 .linux {} bytes at {:#x}{}{}{}{}",
             u.linux.size,
             u.linux.offset,
-            u.initrd.map_or(String::new(), |s| format!(", .initrd {} bytes", s.size)),
+            u.initrd
+                .map_or(String::new(), |s| format!(", .initrd {} bytes", s.size)),
             if u.osrel.is_some() { ", .osrel" } else { "" },
-            if u.dtbs > 0 { format!(", {} device tree(s)", u.dtbs) } else { String::new() },
-            if u.profiles > 0 { format!(", {} profiles (base one shown)", u.profiles) } else { String::new() },
+            if u.dtbs > 0 {
+                format!(", {} device tree(s)", u.dtbs)
+            } else {
+                String::new()
+            },
+            if u.profiles > 0 {
+                format!(", {} profiles (base one shown)", u.profiles)
+            } else {
+                String::new()
+            },
         )?;
         if let Some(c) = u.cmdline() {
             writeln!(w, "  UKI .cmdline        {}", String::from_utf8_lossy(c))?;
@@ -261,7 +270,8 @@ pub fn write_text<W: Write>(v: &Verdict, w: &mut W, path: &str) -> fmt::Result {
                 (_, None) => "the UKI is not signed".to_string(),
                 (Some(a), Some(_)) => match a.digest_matches() {
                     Some(true) => "signed; the signature's digest matches the UKI".to_string(),
-                    Some(false) => "signed; MISMATCH: the UKI was changed after signing".to_string(),
+                    Some(false) =>
+                        "signed; MISMATCH: the UKI was changed after signing".to_string(),
                     None => "signed; digest not compared".to_string(),
                 },
                 (None, Some(_)) => "signed (not checked)".to_string(),
