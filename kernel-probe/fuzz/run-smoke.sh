@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
 toolchain=${FUZZ_TOOLCHAIN:-nightly}
-targets="probe gzip_header pe_zboot stream_vs_oneshot differential"
+targets="probe gzip_header pe_zboot stream_vs_oneshot differential zstd_differential"
 
 command -v cargo-fuzz >/dev/null 2>&1 || {
     echo "run-smoke.sh: cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2

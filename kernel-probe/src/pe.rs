@@ -379,9 +379,9 @@ fn check_cert(data: &[u8], image_len: u64, headers: u32, offset: u32, size: u32)
         // Indefinite length: the kernel passes the whole rest on.
         0x80 => Some(sig_len),
         0x81 => at(2).map(|b| b.saturating_add(3)),
-        0x82 => at(2)
-            .zip(at(3))
-            .map(|(h, l)| (h << 8 | l).saturating_add(4)),
+        0x82 => bytes::range(data, der.saturating_add(2), 2)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .map(|b| u32::from(u16::from_be_bytes(b)).saturating_add(4)),
         _ => return broken(Pkcs7TooLong),
     };
     match pkcs7_len {
@@ -582,6 +582,12 @@ pub(crate) mod tests {
         // Smaller than a WIN_CERTIFICATE header: "Signature wrapper too short".
         let img = pe_image(0x3000, Some((0x2000, 7)));
         assert_eq!(cert_check(&img, 0x3000), broken(CertProblem::TableTooShort));
+        // Exactly a header (dwLength 5 here): read, and missing its signature.
+        let img = pe_image(0x3000, Some((0x2000, 8)));
+        assert_eq!(
+            cert_check(&img, 0x3000),
+            broken(CertProblem::SignatureMissing)
+        );
         // dwLength may be anything up to the table's size (pesign does not
         // round up, sbsign does); one byte more is refused.
         let mut img = pe_image(0x3000, Some((0x2000, 0x800)));

@@ -51,7 +51,19 @@ fn write_seed_corpora() {
             k.resize(0x10000, 0);
             zboot(&gzip(&k, 9), b"gzip")
         }),
-        ("zboot-zstd", zboot(b"\x28\xB5\x2F\xFDpayload", b"zstd22")),
+        ("zboot-zstd", {
+            let mut k = kernel(6000);
+            k.resize(0x10000, 0);
+            zboot(&zstd::bulk::compress(&k, 19).unwrap(), b"zstd22")
+        }),
+        ("zstd3", zstd::bulk::compress(&kernel(6000), 3).unwrap()),
+        (
+            "uki-gz",
+            uki(&[
+                (".cmdline", b"console=ttyAMA0"),
+                (".linux", &gzip(&kernel(5000), 6)),
+            ]),
+        ),
         ("xz", b"\xFD7zXZ\0\0\x04\xE6\xD6\xB4\x46".to_vec()),
     ];
     for (name, bytes) in &inputs {
@@ -69,6 +81,20 @@ fn write_seed_corpora() {
             put(dir, "gzip_header", name, &h);
         }
         put(dir, "pe_zboot", name, &bytes[..bytes.len().min(8192)]);
+    }
+    // zstd_differential: raw frames (mode 1) and generated ones (mode 0,
+    // then level, frames, flags, skippable magic, window log, mutation).
+    for (name, bytes) in &inputs {
+        if bytes.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+            let mut d = vec![1u8];
+            d.extend_from_slice(bytes);
+            put(dir, "zstd_differential", name, &d);
+        }
+    }
+    for (i, level) in [3u8, 1, 30, 31].into_iter().enumerate() {
+        let mut d = vec![0u8, level, 1, 0b0111, 3, 7, 0, 0, 0, 0];
+        d.extend_from_slice(&kernel(4000)[64..]);
+        put(dir, "zstd_differential", &format!("gen-{i}"), &d);
     }
     // Generated-mode seeds for the differential target: mode 0, ctl, level,
     // split, mutation position (2 bytes), xor, then the image body.

@@ -9,10 +9,14 @@
 //!   fuzzer-chosen byte changed or the stream cut short;
 //! - raw: the fuzz bytes themselves.
 //!
-//! Rule: both decode, to the same bytes, or both refuse (the one difference
-//! allowed: an empty input, which libzstd decodes to nothing and we call
-//! truncated: no image is empty). An unmodified generated input is decoded
-//! by both. Streaming in fuzzer-chosen chunks gives the one-pass answer.
+//! Rule: both decode, to the same bytes, or both refuse. The differences
+//! allowed, each narrowly: an empty input (libzstd decodes it to nothing, we
+//! call it truncated: no image is empty); `ZstdBlockTooLarge` where libzstd's
+//! one-pass path decodes (its streaming decoder must then refuse too: that is
+//! checked); `ZstdLiteralsNotExact` where libzstd decodes (its fast
+//! four-stream Huffman loop does not check a stream's framing; its one-stream
+//! path and the RFC do). An unmodified generated input is decoded by both.
+//! Streaming in fuzzer-chosen chunks gives the one-pass answer.
 #![no_main]
 
 use std::cell::RefCell;
