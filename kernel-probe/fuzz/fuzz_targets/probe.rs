@@ -13,9 +13,24 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.image_bytes <= opts().max_image_size);
         assert!(r.image_bytes <= r.kdump_bytes_needed());
         assert!(!r.quick);
+        let gzip_ok = r.gzip.is_some_and(|g| g.members >= 1);
+        let zstd_ok = r.zstd.is_some_and(|z| z.frames >= 1);
         match r.format {
             Format::Image => assert_eq!(&img[..], data),
-            Format::Gzip | Format::Zboot => assert!(r.gzip.is_some_and(|g| g.members >= 1)),
+            Format::Gzip => assert!(gzip_ok),
+            Format::Zstd => assert!(zstd_ok),
+            Format::Zboot => assert!(gzip_ok || zstd_ok),
+            Format::Uki => {
+                let u = r.uki.expect("a UKI report has its sections");
+                assert!(u64::from(u.linux.size) <= data.len() as u64);
+                match r.inner_format {
+                    Some(Format::Image) => assert_eq!(img.len(), u.linux.size as usize),
+                    Some(Format::Gzip) => assert!(gzip_ok),
+                    Some(Format::Zstd) => assert!(zstd_ok),
+                    Some(Format::Zboot) => assert!(gzip_ok || zstd_ok),
+                    other => panic!("a UKI holding {other:?}"),
+                }
+            }
         }
     }
     let line = v
