@@ -422,3 +422,24 @@ fn zstd_literals_stream_without_end_mark() {
         Err(ProbeError::ZstdLiteralsNotExact)
     );
 }
+
+/// zstd_differential finding 4: Huffman weights (FSE-coded) whose tree has
+/// no code of weight 1: the sum is a power of two minus a power of two, so
+/// the implied last weight exists, but the longest codes do not come in
+/// pairs. libzstd's HUF_readStats refuses it ("at least 2 elts of rank 1,
+/// must be even"); we decoded it: now refused too.
+#[test]
+fn zstd_huffman_tree_without_weight_1_codes() {
+    let z = include_bytes!("data/zstd-huffman-tree-without-weight-1.zst");
+    let mut d = Box::<kernel_probe::zstd::ZstdDecoder>::default();
+    let mut out = vec![0u8; 1 << 20];
+    assert_eq!(
+        kernel_probe::zstd::decode(&mut d, z, &mut out),
+        Err(ProbeError::CorruptZstd)
+    );
+    let mut r = zstd::stream::read::Decoder::new(&z[..]).unwrap();
+    assert!(
+        r.read_to_end(&mut Vec::new()).is_err(),
+        "libzstd refuses it too"
+    );
+}

@@ -122,6 +122,13 @@ impl HufTable {
                 *c = c.checked_add(1)?;
             }
         }
+        // The longest codes (weight 1) come in pairs, at least one: a tree
+        // without them is not a full prefix code (the reference decoder's
+        // HUF_readStats: "at least 2 elts of rank 1, must be even").
+        let ones = *rank_count.get(1)?;
+        if ones < 2 || ones % 2 != 0 {
+            return None;
+        }
         let mut rank_start = [0u32; MAX_BITS as usize + 2];
         let mut next: u32 = 0;
         for w in 1..=max_bits {
@@ -225,6 +232,11 @@ mod tests {
         // Weights 1, 1, 1 leave 1: an implied weight 1.
         assert_eq!(t.read(&[127 + 3, 0x11, 0x10], &mut fse), Some(3));
         assert_eq!(&t.cells[..4], &[(0, 2), (1, 2), (2, 2), (3, 2)]);
+        // Weights 2, 1 leave 1 (an implied 1): two codes of weight 1, fine;
+        // weights 2, 2, 1 (sum 5) leave 3: no; 2 and 3 leave 2 (an implied 2):
+        // no weight-1 codes at all, which is no full prefix code.
+        assert_eq!(t.read(&[127 + 2, 0x21], &mut fse), Some(2));
+        assert_eq!(t.read(&[127 + 2, 0x23], &mut fse), None);
         // All-zero weights.
         assert_eq!(t.read(&[127 + 2, 0x00], &mut fse), None);
     }
