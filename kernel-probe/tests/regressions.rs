@@ -443,3 +443,17 @@ fn zstd_huffman_tree_without_weight_1_codes() {
         "libzstd refuses it too"
     );
 }
+
+/// zstd_differential finding 5: an 8-byte Frame_Content_Size of all ones.
+/// libzstd reads it as ZSTD_CONTENTSIZE_UNKNOWN (no check), and so does the
+/// kernel's lib/zstd; we called it a content-size lie. Now unknown too.
+#[test]
+fn zstd_content_size_of_all_ones_is_unknown() {
+    let z = include_bytes!("data/zstd-content-size-all-ones.zst");
+    let mut d = Box::<kernel_probe::zstd::ZstdDecoder>::default();
+    let mut out = vec![0u8; 1 << 20];
+    let n = kernel_probe::zstd::decode(&mut d, z, &mut out).unwrap();
+    let want = zstd::bulk::decompress(z, 1 << 20).unwrap();
+    assert_eq!(&out[..n], &want[..]);
+    assert_eq!(d.info().content_size, None);
+}

@@ -661,6 +661,10 @@ impl ZstdDecoder {
             2 => Some(le(p, 4).ok_or_else(|| corrupt!())?),
             _ => Some(le(p, 8).ok_or_else(|| corrupt!())?),
         };
+        // An 8-byte Frame_Content_Size of all ones is "unknown" to the
+        // reference decoder (ZSTD_CONTENTSIZE_UNKNOWN), and so to the
+        // kernel's lib/zstd: the same here.
+        let content_size = content_size.filter(|&c| c != u64::MAX);
         if single {
             window = content_size.unwrap_or(0);
         }
