@@ -26,7 +26,8 @@ pub struct Cli {
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Probe IMAGE, decompress it into a sealed memfd and load it with
-    /// kexec_file_load(2); --exec then reboots into it.
+    /// kexec_file_load(2), or where the kernel has none (ENOSYS) with the
+    /// classic kexec_load(2); --exec then reboots into it.
     Load(LoadArgs),
 }
 
@@ -99,6 +100,20 @@ pub struct LoadArgs {
     #[arg(long = "json")]
     pub probe_json: bool,
 
+    /// Which system call loads the kernel: `file` (kexec_file_load: the
+    /// kernel places the segments and can check a signature), `classic`
+    /// (kexec_load: probe-run places them from /proc/iomem, with the device
+    /// tree, a purgatory and for --crash the ELF core header), `auto`
+    /// (kexec_file_load, and kexec_load if the kernel has no kexec_file:
+    /// ENOSYS).
+    #[arg(long, value_enum, default_value_t = SyscallArg::Auto)]
+    pub syscall: SyscallArg,
+
+    /// kexec_load only: the device tree to start from (default: the running
+    /// one, /sys/firmware/fdt); its /chosen is set up for the new kernel.
+    #[arg(long, value_name = "FILE")]
+    pub dtb: Option<PathBuf>,
+
     /// Verify the image's Authenticode signature with these X.509
     /// certificates first (as for the probe); the load is not attempted when
     /// it does not verify. Repeat for several files.
@@ -156,6 +171,13 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub rules: ProbeRules,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyscallArg {
+    File,
+    Classic,
+    Auto,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

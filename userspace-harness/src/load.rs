@@ -18,7 +18,8 @@ use kernel_probe::{Format, OutputBuffer, ProbeError, Prober, Report};
 use memmap2::{MmapMut, MmapOptions};
 
 use crate::buffer::{probe_input, Input, InputError};
-use crate::cli::LoadArgs;
+use crate::classic;
+use crate::cli::{LoadArgs, SyscallArg};
 use crate::crc::FastCrc;
 use crate::verify;
 
@@ -178,33 +179,58 @@ fn cmdline(args: &LoadArgs) -> io::Result<CString> {
     })
 }
 
+/// `--unload` with the chosen system call (auto: kexec_file_load, then
+/// kexec_load where the kernel has no kexec_file).
+fn unload(args: &LoadArgs) -> u8 {
+    let what = if args.crash { "crash" } else { "kexec" };
+    let flags = if args.crash {
+        KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH
+    } else {
+        KEXEC_FILE_UNLOAD
+    };
+    let file = match args.syscall {
+        SyscallArg::Classic => None,
+        _ => Some(kexec_file_load(-1, -1, None, flags)),
+    };
+    let (name, result) = match file {
+        Some(Err(e))
+            if args.syscall == SyscallArg::Auto && e.raw_os_error() == Some(libc::ENOSYS) =>
+        {
+            ("kexec_load", classic::unload(args.crash))
+        }
+        Some(r) => ("kexec_file_load", r),
+        None => ("kexec_load", classic::unload(args.crash)),
+    };
+    match result {
+        Ok(()) => {
+            println!("unloaded the {what} kernel ({name})");
+            0
+        }
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            let why = if name == "kexec_load" {
+                classic::explain(errno, args.crash).to_string()
+            } else {
+                explain(errno, args.crash, None)
+            };
+            println!("unload failed: {name}: {} ({why})", errno_name(errno));
+            1
+        }
+    }
+}
+
 /// Exit statuses as in the probe: 0 loaded, 1 image rejected or the kernel
 /// refused it, 2 usage or I/O error.
 pub fn run(args: &LoadArgs) -> u8 {
     if args.unload {
-        let flags = if args.crash {
-            KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH
-        } else {
-            KEXEC_FILE_UNLOAD
-        };
-        return match kexec_file_load(-1, -1, None, flags) {
-            Ok(()) => {
-                println!(
-                    "unloaded the {} kernel",
-                    if args.crash { "crash" } else { "kexec" }
-                );
-                0
-            }
-            Err(e) => {
-                let errno = e.raw_os_error().unwrap_or(libc::EIO);
-                println!(
-                    "unload failed: {} ({})",
-                    errno_name(errno),
-                    explain(errno, args.crash, None)
-                );
-                1
-            }
-        };
+        return unload(args);
+    }
+    if args.no_probe && args.syscall == SyscallArg::Classic {
+        eprintln!(
+            "probe-run load: --no-probe hands the file to kexec_file_load as it is; \
+             it has no kexec_load form"
+        );
+        return 2;
     }
     let Some(image_path) = &args.image else {
         eprintln!("probe-run load: IMAGE is required (or --unload)");
@@ -432,31 +458,67 @@ pub fn run(args: &LoadArgs) -> u8 {
         }
     };
     drop(input);
-    match kexec_file_load(kernel_fd.as_raw_fd(), initrd_fd, Some(&cmdline), flags) {
-        Ok(()) => println!(
-            "load: OK: kexec_file_load accepted the {} kernel ({} bytes{})",
-            if args.crash { "crash" } else { "kexec" },
-            report.image_bytes,
-            match (from_file, report.format) {
-                (true, _) => ", from the file",
-                (false, Format::Image) => ", copied into a sealed memfd",
-                (false, _) => ", decompressed into a sealed memfd",
+    let source = match (from_file, report.format) {
+        (true, _) => ", from the file",
+        (false, Format::Image) => ", copied into a sealed memfd",
+        (false, _) => ", decompressed into a sealed memfd",
+    };
+    let what = if args.crash { "crash" } else { "kexec" };
+    // Why kexec_load is used, when it is.
+    let mut classic_because = (args.syscall == SyscallArg::Classic).then_some("--syscall classic");
+    if args.syscall != SyscallArg::Classic {
+        match kexec_file_load(kernel_fd.as_raw_fd(), initrd_fd, Some(&cmdline), flags) {
+            Ok(()) => {
+                println!(
+                    "load: OK: kexec_file_load accepted the {what} kernel ({} bytes{source})",
+                    report.image_bytes
+                );
+                println!(
+                    "load: syscall kexec_file_load ({})",
+                    if args.syscall == SyscallArg::Auto {
+                        "auto: the kernel has kexec_file"
+                    } else {
+                        "--syscall file"
+                    }
+                );
             }
-        ),
-        Err(e) => {
-            let errno = e.raw_os_error().unwrap_or(libc::EIO);
-            println!(
-                "load: FAILED: kexec_file_load: {} (errno {errno}): {}",
-                errno_name(errno),
-                explain(errno, args.crash, Some(needed))
-            );
-            return 1;
+            Err(e)
+                if args.syscall == SyscallArg::Auto && e.raw_os_error() == Some(libc::ENOSYS) =>
+            {
+                classic_because =
+                    Some("auto: kexec_file_load is ENOSYS, this kernel has no CONFIG_KEXEC_FILE");
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                println!(
+                    "load: FAILED: kexec_file_load: {} (errno {errno}): {}",
+                    errno_name(errno),
+                    explain(errno, args.crash, Some(needed))
+                );
+                return 1;
+            }
         }
+    }
+    if let Some(because) = classic_because {
+        println!("load: syscall kexec_load ({because})");
+        let status = load_classic(args, &report, &kernel_fd, initrd.as_ref(), &cmdline, needed);
+        if status != 0 {
+            return status;
+        }
+        println!(
+            "load: OK: kexec_load accepted the {what} kernel ({} bytes{source})",
+            report.image_bytes
+        );
     }
     if args.exec {
         println!("exec: rebooting into the new kernel");
-        // SAFETY: sync and reboot take no pointers.
+        // What was printed must reach a serial console before the kernel is
+        // replaced: flush, and on a terminal wait until it is transmitted.
+        let _ = io::Write::flush(&mut io::stdout());
+        // SAFETY: tcdrain on descriptor 1 (fails harmlessly if it is not a
+        // terminal); sync and reboot take no pointers.
         unsafe {
+            libc::tcdrain(1);
             libc::sync();
             if libc::reboot(libc::LINUX_REBOOT_CMD_KEXEC) < 0 {
                 let e = io::Error::last_os_error();
@@ -466,4 +528,118 @@ pub fn run(args: &LoadArgs) -> u8 {
         }
     }
     0
+}
+
+/// The classic path: map the probed kernel (the sealed memfd or the probed
+/// file) and the initrd, place the segments and call kexec_load(2).
+fn load_classic(
+    args: &LoadArgs,
+    report: &Report,
+    kernel_fd: &OwnedFd,
+    initrd: Option<&File>,
+    cmdline: &CString,
+    needed: u64,
+) -> u8 {
+    let kfile = match kernel_fd.try_clone() {
+        Ok(f) => File::from(f),
+        Err(e) => {
+            eprintln!("probe-run load: {e}");
+            return 2;
+        }
+    };
+    // SAFETY: a read-only mapping of the sealed memfd (no writer can exist)
+    // or of the probed file, as kexec_file_load would read it.
+    let kmap = match unsafe { MmapOptions::new().map(&kfile) } {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("probe-run load: mapping the kernel: {e}");
+            return 2;
+        }
+    };
+    let Some(kernel) = kmap.get(..usize::try_from(report.image_bytes).unwrap_or(usize::MAX)) else {
+        eprintln!("probe-run load: the kernel is shorter than the probed image");
+        return 2;
+    };
+    let imap = match initrd {
+        Some(f) if f.metadata().map_or(0, |m| m.len()) > 0 => {
+            // SAFETY: a read-only private mapping of the initrd; if the file
+            // is changed meanwhile the kernel copies what it then holds, as
+            // kexec_file_load would.
+            match unsafe { MmapOptions::new().map(f) } {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    eprintln!("probe-run load: mapping the initrd: {e}");
+                    return 2;
+                }
+            }
+        }
+        _ => None,
+    };
+    // SAFETY: sysconf has no preconditions.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let cmdline = cmdline.to_string_lossy();
+    let req = classic::Request {
+        kernel,
+        text_offset: report.header.text_offset,
+        image_size: report.header.image_size,
+        page,
+        initrd: imap.as_deref(),
+        cmdline: &cmdline,
+        crash: args.crash,
+        dtb: args.dtb.as_deref(),
+        iomem: std::path::Path::new("/proc/iomem"),
+        sys: std::path::Path::new("/sys"),
+    };
+    let prepared = match classic::prepare(&req) {
+        Ok(p) => p,
+        Err(classic::ClassicError::NoRoom {
+            crash: true,
+            region,
+        }) => {
+            println!(
+                "load: FAILED: kexec_load: EADDRNOTAVAIL (errno {}): the crashkernel reservation \
+                 ({region} bytes) is too small: loading needs at least {needed} bytes \
+                 (crashkernel={}M); refused before the system call",
+                libc::EADDRNOTAVAIL,
+                crashkernel_arg(needed)
+            );
+            return 1;
+        }
+        Err(e @ (classic::ClassicError::NoRoom { .. } | classic::ClassicError::NoCrashRegion)) => {
+            println!("load: FAILED: kexec_load: {e}; refused before the system call");
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("probe-run load: kexec_load: {e}");
+            println!("load: FAILED: kexec_load: {e}; refused before the system call");
+            return 2;
+        }
+    };
+    let segs: Vec<String> = prepared
+        .placed
+        .iter()
+        .map(|s| format!("{} {:#x}+{:#x}", s.what, s.mem, s.memsz))
+        .collect();
+    println!(
+        "load: segments: {}; entry: purgatory at {:#x} (x0 = dtb {:#x}, then the kernel at {:#x})",
+        segs.join(", "),
+        prepared.layout.purgatory,
+        prepared.layout.dtb,
+        prepared.layout.kernel
+    );
+    match classic::load(&req, &prepared) {
+        Ok(()) => 0,
+        Err(classic::ClassicError::Syscall(errno)) => {
+            println!(
+                "load: FAILED: kexec_load: {} (errno {errno}): {}",
+                errno_name(errno),
+                classic::explain(errno, args.crash)
+            );
+            1
+        }
+        Err(e) => {
+            println!("load: FAILED: kexec_load: {e}");
+            1
+        }
+    }
 }

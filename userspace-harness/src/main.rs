@@ -1,12 +1,17 @@
 //! probe-run: probe arm64 kernel images (Image, Image.gz, vmlinuz.efi) with
 //! the same no_std crate the kernel module runs, print a report, write the
-//! decompressed Image, and hand it to kexec_file_load.
+//! decompressed Image, and hand it to kexec_file_load or kexec_load.
 
 mod buffer;
+mod classic;
 mod cli;
 mod crc;
+mod dtb;
+mod elfcore;
+mod iomem;
 mod load;
 mod output;
+mod purgatory;
 mod report;
 mod sigbus;
 mod verify;
