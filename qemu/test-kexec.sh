@@ -9,13 +9,20 @@
 #   exec         `probe-run load --exec` of our Image.gz, our vmlinuz.efi, the gzip'd
 #                Debian-signed 6.12 kernel and a UKI (ukify) of our Image: each second
 #                kernel boots and prints the marker that only its own command line carries
-#                (the UKI's: its embedded .cmdline, with its embedded .initrd)
+#                (the UKI's: its embedded .cmdline, with its embedded .initrd); and
+#                Image.gz once more with --syscall classic (kexec_load: probe-run places
+#                the segments, device tree and purgatory itself)
+#   kdump        with crashkernel=64M, --syscall file and --syscall classic: load --crash,
+#                a memory marker, a panic; the crash kernel's /proc/vmcore is ET_CORE,
+#                covers the RAM outside the crash region and holds the marker
 # Ends with "N passed, M failed"; exit 1 on any failure.
+# KP_KERNEL_DIR=DIR uses that kernel dir (Image, Image.gz, vmlinuz.efi) instead of kp_kernel_dir.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kexec-lib.sh"
 cd "$KP_REPO"
 
-kdir=$(kp_kernel_dir)
+kdir=${KP_KERNEL_DIR:-$(kp_kernel_dir)}
 guest_probe_run=$(qemu/build-guest-probe-run.sh)
 cargo build --release -q -p userspace-harness
 host_probe_run=$KP_REPO/target/release/probe-run
@@ -51,25 +58,7 @@ kp_log "report: crashkernel_min=$needed bytes -> crashkernel=${needed_mib}M"
 initrd=$(kp_initramfs --add "$guest_probe_run:/bin/probe-run" --add "$images:/images" \
   --add "$KP_REPO/qemu/guest-kexec/kexec.sh:/scenarios/kexec.sh")
 
-passed=0 failed=0
-result() { # OK WHAT
-  if [ "$1" = 1 ]; then passed=$((passed + 1)); echo "PASS $2"; else failed=$((failed + 1)); echo "FAIL $2"; fi
-}
-rand() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
-# boot NAME MODE EXTRA-APPEND -> log file; the run passes when the second marker
-# (or, without a second kernel, the first kernel's scenario) shows up.
-boot() {
-  local name=$1 mode=$2 extra=$3 next=${4:-second-$(rand)} log=$work/$1.log rc=0
-  local args=(--kernel "$kdir/Image" --initrd "$initrd" --scenario kexec --timeout 300 --log "$log")
-  if [ "$mode" = exec ]; then
-    qemu/run.sh "${args[@]}" --marker "$next" --expect-marker-only \
-      --append "kp.marker=first-$(rand) kp.kexec=exec kp.next=$next $extra" >&2 || rc=$?
-  else
-    qemu/run.sh "${args[@]}" --append "kp.kexec=$mode kp.next=$next $extra" >&2 || rc=$?
-  fi
-  echo "$rc $log $next"
-}
-line() { grep -a "^$1" "$2" | tail -n1 | tr -d '\r'; }
+first=$kdir/Image
 
 # --- baseline, negative, crash with the right size --------------------------------------
 read -r rc log _ < <(boot baseline baseline "crashkernel=${needed_mib}M")
@@ -102,8 +91,17 @@ for img in Image.gz vmlinuz.efi debian-signed.gz own.uki.efi; do
   ok=0
   if [ "$rc" = 0 ] && grep -aq "^KP-BOOTED $next" "$log" && grep -aq "kexec_file_load accepted" "$log"; then ok=1; fi
   if [ "$img" = own.uki.efi ] && ! grep -aq "load: from the UKI: .initrd and .cmdline" "$log"; then ok=0; fi
-  kernel=$(grep -a "^KP-BOOTED $next" "$log" | grep -o 'kernel=[^ ]*' | tr -d '\r')
+  kernel=$(line "KP-BOOTED $next" "$log" | grep -o 'kernel=[^ ]*' || true)
   result $ok "probe-run load --exec $img: the second kernel boots and prints $next ($kernel)"
+done
+read -r rc log next < <(boot exec-classic-Image.gz exec "kp.image=Image.gz kp.syscall=classic")
+check_exec "$log" "$rc" "$next" kexec_load "probe-run load --syscall classic --exec Image.gz"
+
+# --- kdump through either system call ----------------------------------------------------
+for sc in file classic; do
+  read -r rc log next < <(boot "kdump-$sc" crash-dump "crashkernel=64M kp.image=Image.gz kp.syscall=$sc")
+  check_crash "$log" "$rc" "$next" "$([ $sc = file ] && echo kexec_file_load || echo kexec_load)" 1024 64 \
+    "our kernel, --syscall $sc"
 done
 
 echo "$passed passed, $failed failed"

@@ -165,9 +165,12 @@ impl MemoryMap {
     }
 
     /// System RAM minus everything nested in it: where the segments of a
-    /// normal kexec may go (kexec-tools' arm64 loader also leaves out
-    /// "reserved"; we leave out the running kernel and the crash region too,
-    /// so a loaded crash kernel is never overwritten).
+    /// normal kexec may go. kexec-tools' arm64 loader (`to_be_excluded()` in
+    /// kexec/arch/arm64/kexec-arm64.c) leaves out every nested resource but
+    /// "Kernel code" and "Kernel data"; we leave those out too (the new
+    /// kernel then never lands on the running one, which kexec would handle
+    /// but a later look at a dump would not), and the crash region, so a
+    /// loaded crash kernel is never overwritten.
     pub fn free(&self) -> Vec<Range> {
         subtract(&self.ram, &self.busy)
     }
