@@ -6,6 +6,7 @@
 #                a raw Image from a pipe loads from the probed bytes (not a second open);
 #                --crash loads when crashkernel= is what the report says
 #   crash-small  with crashkernel= 2 MiB below that: EADDRNOTAVAIL, the message names the size
+#                (from kexec_file_load, and from probe-run's own layout with --syscall classic)
 #   exec         `probe-run load --exec` of our Image.gz, our vmlinuz.efi, the gzip'd
 #                Debian-signed 6.12 kernel and a UKI (ukify) of our Image: each second
 #                kernel boots and prints the marker that only its own command line carries
@@ -79,9 +80,12 @@ result $([[ $l == "KP-CRASH-FIT exit=0 crash_loaded=1 crashkernel=${needed_mib}M
 # --- crash with 2 MiB less -------------------------------------------------------------
 small=$((needed_mib - 2))
 read -r rc log _ < <(boot crash-small crash-small "crashkernel=${small}M")
-l=$(line KP-CRASH-SMALL "$log")
+l=$(line "KP-CRASH-SMALL " "$log")
 result $([[ $l == "KP-CRASH-SMALL exit=1 errno=EADDRNOTAVAIL crash_loaded=0 needs=$needed" ]] && echo 1 || echo 0) \
   "--crash with crashkernel=${small}M: EADDRNOTAVAIL naming the needed $needed bytes ($l)"
+l=$(line KP-CRASH-SMALL-CLASSIC "$log")
+result $([[ $l == "KP-CRASH-SMALL-CLASSIC exit=1 errno=EADDRNOTAVAIL crash_loaded=0 needs=$needed" ]] && echo 1 || echo 0) \
+  "--syscall classic --crash with crashkernel=${small}M: refused before kexec_load, EADDRNOTAVAIL naming the same $needed bytes ($l)"
 
 # --- exec: each second kernel boots with its own marker ----------------------------------
 for img in Image.gz vmlinuz.efi debian-signed.gz own.uki.efi; do

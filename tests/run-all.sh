@@ -11,7 +11,8 @@
 #   4. Miri over the zeroed-Prober contract the kernel module relies on
 #   5. QEMU: boot tests (Debian's and our own kernels, decompressed by probe-run,
 #      boot under qemu-system-aarch64; builds the kernel, cached), the kernel
-#      module against the corpus, and probe-run load / kexec end to end
+#      module against the corpus, and probe-run load / kexec end to end (kexec_file
+#      on our kernel, kexec_load on Debian's own 7.x and 6.12 kernels, kdump on both)
 # and ends with "N passed, M failed" over the suites. Exit status 1 if any failed.
 #
 # KP_SKIP="fuzz qemu"   skip suites (for a quick local loop; CI skips nothing)
@@ -69,6 +70,8 @@ suite qemu-boot qemu/test-boot.sh
 suite kernel-module qemu/test-module.sh
 suite kernel-module-debug env KP_KERNEL_FLAVOUR=debug qemu/test-module.sh
 suite kexec qemu/test-kexec.sh
+# probe-run load on Debian's own kernels (kexec_load: no kexec_file there), kdump on both.
+suite kexec-classic qemu/test-classic.sh
 
 if [ ${#failures[@]} -gt 0 ]; then
   kp_log "failed suites: ${failures[*]}"

@@ -86,6 +86,11 @@ crash-small)
   rc=$?
   echo "$out" | sed 's/^/  | /'
   echo "KP-CRASH-SMALL exit=$rc errno=$(echo "$out" | errno_of) crash_loaded=$(crash_loaded) needs=$(echo "$out" | sed -n 's/.*needs at least \([0-9]*\) bytes.*/\1/p')"
+  # The classic path lays the segments out itself: refused before the system call, same size named.
+  out=$(probe-run load --syscall classic --crash --initrd "$initrd" --append "$second" /images/Image.gz 2>&1)
+  rc=$?
+  echo "$out" | sed 's/^/  | /'
+  echo "KP-CRASH-SMALL-CLASSIC exit=$rc errno=$(echo "$out" | sed -n 's/^load: FAILED: kexec_load: \([A-Z]*\) (errno.*/\1/p') crash_loaded=$(crash_loaded) needs=$(echo "$out" | sed -n 's/.*needs at least \([0-9]*\) bytes.*/\1/p')"
   ;;
 exec)
   echo "KP-EXEC loading /images/$image (--syscall $syscall)"
