@@ -404,3 +404,47 @@ fn load_crash_exec_is_a_usage_error() {
         "nothing was opened: {err}"
     );
 }
+
+/// `load`'s system-call options: a bad value, `--no-probe` with the classic
+/// call (it only has a kexec_file form) and `--dtb` with kexec_file_load
+/// (the kernel builds that device tree) are usage errors, refused before
+/// anything is opened or loaded.
+#[test]
+fn load_syscall_usage_errors() {
+    for (args, says) in [
+        (
+            &["load", "--syscall", "bogus", "/nonexistent/Image"][..],
+            "invalid value 'bogus'",
+        ),
+        (
+            &[
+                "load",
+                "--syscall",
+                "classic",
+                "--no-probe",
+                "/nonexistent/Image",
+            ][..],
+            "no kexec_load form",
+        ),
+        (
+            &[
+                "load",
+                "--syscall",
+                "file",
+                "--dtb",
+                "/nonexistent/dtb",
+                "/nonexistent/Image",
+            ][..],
+            "--dtb is for kexec_load",
+        ),
+    ] {
+        let out = Command::new(probe_run()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            !err.contains("/nonexistent/Image:"),
+            "nothing was opened: {err}"
+        );
+    }
+}

@@ -232,6 +232,13 @@ pub fn run(args: &LoadArgs) -> u8 {
         );
         return 2;
     }
+    if args.dtb.is_some() && args.syscall == SyscallArg::File {
+        eprintln!(
+            "probe-run load: --dtb is for kexec_load (--syscall classic or auto); \
+             kexec_file_load builds the device tree in the kernel"
+        );
+        return 2;
+    }
     let Some(image_path) = &args.image else {
         eprintln!("probe-run load: IMAGE is required (or --unload)");
         return 2;
