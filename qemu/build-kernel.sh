@@ -66,10 +66,47 @@ else
   srcid="debian $(basename "$deb" .deb)"
 fi
 
+# --- patches: qemu/patches/*.patch, applied in name order to Debian's source --------
+# The unpacked tree is patched in place once per patch set (stamp
+# .kp-patched holds its hash; the applied copies in .kp-patches are reversed
+# first when the set changes). A tree of your own (KERNEL_SRC) is never
+# changed: the patch set is reported as applied or not, and the module then
+# builds with or without the kexec_file hook.
+patches=("$KP_REPO"/qemu/patches/*.patch)
+[ -f "${patches[0]}" ] || patches=()
+patchid=$(cat "${patches[@]}" </dev/null | sha256sum | cut -c1-16)
+apply_patches() {
+  local stamp=$srcroot/.kp-patched keep=$srcroot/.kp-patches p
+  [ "$(cat "$stamp" 2>/dev/null)" = "$patchid" ] && return 0
+  if [ -d "$keep" ]; then
+    for p in $(ls -r "$keep"/*.patch 2>/dev/null); do
+      kp_log "reverting the earlier $(basename "$p")"
+      patch -s -R -p1 -d "$src" <"$p" || kp_die "cannot revert $p from $src (remove $srcroot to unpack afresh)"
+    done
+  fi
+  rm -rf "$keep" "$stamp" && mkdir -p "$keep"
+  for p in "${patches[@]}"; do
+    kp_log "applying qemu/patches/$(basename "$p")"
+    patch -s -p1 -d "$src" --no-backup-if-mismatch <"$p" || kp_die "qemu/patches/$(basename "$p") does not apply to $srcid"
+    cp "$p" "$keep/"
+  done
+  printf '%s\n' "$patchid" >"$stamp"
+}
+if [ -n "${KERNEL_SRC:-}" ]; then
+  for p in "${patches[@]}"; do
+    if patch -s -R -p1 -d "$src" --dry-run -f <"$p" >/dev/null 2>&1; then
+      kp_log "your tree has qemu/patches/$(basename "$p")"
+    else
+      kp_log "your tree lacks qemu/patches/$(basename "$p"): the module builds without what it adds"
+    fi
+  done
+  patchid="own tree"
+fi
+
 # --- key ----------------------------------------------------------------------------
 toolid=$(kp_toolchain_id)
-keytxt=$(printf 'source: %s\nfragment-sha256: %s\ntoolchain: %s\n' \
-  "$srcid" "$(sha256sum <"$frag" | cut -d' ' -f1)" "$toolid")
+keytxt=$(printf 'source: %s\nfragment-sha256: %s\ntoolchain: %s\npatches-sha256: %s\n' \
+  "$srcid" "$(sha256sum <"$frag" | cut -d' ' -f1)" "$toolid" "$patchid")
 latest=latest
 if [ -n "$flavour" ]; then
   keytxt=$(printf '%s\nflavour: %s\nflavour-fragment-sha256: %s\n' \
@@ -79,6 +116,14 @@ key=$(printf '%s' "$keytxt" | sha256sum | cut -c1-16)
 if [ -n "$flavour" ]; then key=$flavour-$key; latest=latest-$flavour; fi
 kdir=$KP_CACHE/kernel/$key
 obj=$kdir/obj
+
+# Also for a cached build: out-of-tree modules build against this tree's headers.
+if [ -z "${KERNEL_SRC:-}" ]; then
+  exec 8>"$srcroot/.kp-patch-lock"
+  flock 8
+  apply_patches
+  exec 8>&-
+fi
 
 if [ -f "$obj/.kp-done" ] && [ -s "$kdir/Image" ] && [ -s "$kdir/Image.gz" ] && [ -s "$kdir/vmlinuz.efi" ]; then
   kp_log "kernel up to date: $kdir"
@@ -95,6 +140,16 @@ if [ -f "$obj/.kp-done" ]; then ln -sfn "$key" "$KP_CACHE/kernel/$latest"; print
 
 mkdir -p "$obj"
 printf '%s\n' "$keytxt" >"$kdir/key.txt"
+
+# A throw-away signing key for kexec_file's signature check, made for this
+# build and trusted by it alone (CONFIG_SYSTEM_TRUSTED_KEYS): tests sign
+# images with kexec-test.key/.crt. Never committed, never reused elsewhere.
+if [ ! -s "$kdir/kexec-test.crt" ] || [ ! -s "$kdir/kexec-test.key" ]; then
+  openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+    -subj "/CN=kernel-probe kexec test key (this build only)/" \
+    -keyout "$kdir/kexec-test.key" -out "$kdir/kexec-test.crt" 2>/dev/null ||
+    kp_die "openssl could not make the kexec test key"
+fi
 mapfile -t margs < <(kp_kmake_args)
 kmake() { make -s -C "$src" O="$obj" "${margs[@]}" "$@"; }
 
@@ -106,6 +161,7 @@ kmake rustavailable >/dev/null || kp_die "Rust is not available for this kernel 
 kp_log "configuring: tinyconfig + $(for f in "${frags[@]}"; do printf '%s ' "$(basename "$f")"; done)"
 kmake tinyconfig >/dev/null
 (cd "$obj" && ARCH=arm64 LLVM="$KP_LLVM_SUFFIX" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "${frags[@]}") >/dev/null
+"$src/scripts/config" --file "$obj/.config" --set-str SYSTEM_TRUSTED_KEYS "$kdir/kexec-test.crt"
 kmake olddefconfig >/dev/null
 bad=0
 # A later fragment overrides an earlier one's line for the same option (the

@@ -171,6 +171,31 @@ kp_toolchain_id() {
 # (seconds when cached).
 kp_kernel_dir() { "$KP_REPO/qemu/build-kernel.sh"; }
 
+# Build kernel_probe.ko against a kernel dir and print the .ko's path:
+#   kp_kernel_module KDIR FLAVOUR LOG   (FLAVOUR '' = the default kernel)
+# The default flavour's module is built in kernel-probe/kmod; another
+# flavour's in a copy of the module's sources under $KP_CACHE/kmod-FLAVOUR
+# (Kbuild's M= refuses a source dir that holds the normal build's objects),
+# so the two builds never overwrite each other's objects. Same Kbuild, same
+# deps.mk, same sources. The build must be warning-free (the caller checks).
+kp_kernel_module() {
+  local kdir=$1 flavour=$2 log=$3 mod=$KP_REPO/kernel-probe/kmod margs
+  if [ -z "$flavour" ]; then
+    make -C "$mod" KDIR="$kdir/obj" BINDGEN="$KP_BINDGEN" >"$log" 2>&1 ||
+      { tail -40 "$log" >&2; kp_die "module build failed (log: $log)"; }
+    printf '%s\n' "$mod/kernel_probe.ko"
+    return 0
+  fi
+  local work=$KP_CACHE/kmod-$flavour
+  make -C "$mod" deps.mk >"$log" 2>&1 || { cat "$log" >&2; kp_die "deps.mk failed"; }
+  mkdir -p "$work" && rm -f "$work"/*.rs "$work"/*.c
+  cp -p "$mod/Kbuild" "$mod/deps.mk" "$mod"/*.rs "$mod"/*.c "$work/"
+  mapfile -t margs < <(kp_kmake_args)
+  make -C "$kdir/obj" M="$work" "${margs[@]}" modules >>"$log" 2>&1 ||
+    { tail -40 "$log" >&2; kp_die "module build failed (log: $log)"; }
+  printf '%s\n' "$work/kernel_probe.ko"
+}
+
 # Path of a guest initramfs; arguments as qemu/initramfs.sh (--add HOST:/GUEST ...).
 kp_initramfs() { "$KP_REPO/qemu/initramfs.sh" "$@"; }
 

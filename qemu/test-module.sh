@@ -15,7 +15,7 @@
 #   KP_MODULE_TIMEOUT  guest time limit in seconds (default 1200; 2400 for debug)
 #   KP_KERNEL_FLAVOUR=debug  run it all on the debug kernel (qemu/kernel-debug.config:
 #       KASAN, kmemleak, lockdep, DEBUG_LIST, DEBUG_VM), 2 GiB guest; the module is built
-#       out of tree in $KP_CACHE/module-test-debug/kmod; the corpus is the same as the
+#       out of tree in $KP_CACHE/kmod-debug (kp_kernel_module); the corpus is the same as the
 #       normal run's (made from the normal kernel's Image). Extra checks: the module is
 #       KASAN-instrumented, KASAN/kmemleak/lockdep are live in the guest, kmemleak finds
 #       nothing after rmmod (scan, clear before insmod; two scans after), lockdep still
@@ -32,22 +32,7 @@ mkdir -p "$work"
 
 kp_log "building kernel_probe.ko against $kdir/obj"
 buildlog=$work/kmod-build.log
-if [ -z "$flavour" ]; then
-  make -C kernel-probe/kmod KDIR="$kdir/obj" BINDGEN="$KP_BINDGEN" >"$buildlog" 2>&1 ||
-    { tail -40 "$buildlog"; kp_die "module build failed"; }
-  ko=$KP_REPO/kernel-probe/kmod/kernel_probe.ko
-else
-  # Another flavour's module is built in a copy of the module's sources (Kbuild's MO=
-  # refuses a source dir that holds the normal build's objects), so the two builds
-  # never overwrite each other's objects. Same Kbuild, same deps.mk, same sources.
-  make -C kernel-probe/kmod deps.mk >"$buildlog" 2>&1 || { cat "$buildlog"; kp_die "deps.mk failed"; }
-  mkdir -p "$work/kmod" && rm -f "$work/kmod"/*.rs "$work/kmod"/*.c
-  cp -p kernel-probe/kmod/Kbuild kernel-probe/kmod/deps.mk kernel-probe/kmod/*.rs kernel-probe/kmod/*.c "$work/kmod/"
-  mapfile -t margs < <(kp_kmake_args)
-  make -C "$kdir/obj" M="$work/kmod" "${margs[@]}" modules >>"$buildlog" 2>&1 ||
-    { tail -40 "$buildlog"; kp_die "module build failed"; }
-  ko=$work/kmod/kernel_probe.ko
-fi
+ko=$(kp_kernel_module "$kdir" "$flavour" "$buildlog")
 
 kp_log "building probe-run and the corpus generator"
 cargo build --release -q -p userspace-harness -p kernel-probe-tests

@@ -49,6 +49,8 @@ suite clippy cargo clippy --workspace --all-targets -q -- -D warnings
 suite qemu-setup qemu/setup.sh
 # What the scripts resolve from Debian's moving archive exists today.
 suite archive tests/check-archive.sh
+# The kernel patch: checkpatch --strict clean, applies to every 7.x series.
+suite patches qemu/check-patches.sh
 suite build cargo build --release -q -p userspace-harness
 export PROBE_RUN=$KP_REPO/target/release/probe-run
 suite cargo-test cargo test --workspace -q
@@ -72,6 +74,8 @@ suite kernel-module-debug env KP_KERNEL_FLAVOUR=debug qemu/test-module.sh
 suite kexec qemu/test-kexec.sh
 # probe-run load on Debian's own kernels (kexec_load: no kexec_file there), kdump on both.
 suite kexec-classic qemu/test-classic.sh
+suite kexec-hook qemu/test-kexec-hook.sh
+suite kexec-hook-debug env KP_KERNEL_FLAVOUR=debug qemu/test-kexec-hook.sh
 
 if [ ${#failures[@]} -gt 0 ]; then
   kp_log "failed suites: ${failures[*]}"

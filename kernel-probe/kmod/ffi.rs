@@ -2,9 +2,10 @@
 
 //! Every `unsafe` of the module, in one file: the kernel's `crc32_le` (not in
 //! the Rust bindings), the running kernel's image rules and cond_resched
-//! (glue.c), the
-//! zeroed allocation of the prober, and a misc device registration whose
-//! `file_operations` name this module as their owner.
+//! (glue.c), the zeroed allocation of the prober, a misc device registration
+//! whose `file_operations` name this module as their owner, and the kexec_file
+//! decompressor: its registration and the `extern "C"` callback the kernel
+//! calls with the file kexec_file_load() read.
 //!
 //! Linux 7.2's `MiscDeviceRegistration` registers a `file_operations` table
 //! with `.owner` NULL, so an open file does not pin the module: `rmmod` while
@@ -38,6 +39,78 @@ extern "C" {
     fn kp_system_supports_16kb_granule() -> bool;
     fn kp_system_supports_64kb_granule() -> bool;
     fn kp_cond_resched();
+    // glue.c: register / unregister `kp_kexec_decompress` with kexec_file.
+    fn kp_kexec_hook_register() -> core::ffi::c_int;
+    fn kp_kexec_hook_unregister();
+}
+
+/// The kexec_file decompressor, registered while this value lives (the
+/// kernel's hook from qemu/patches/0001-*; glue.c holds the C table).
+pub(crate) struct KexecHook(());
+
+impl KexecHook {
+    /// Register; the kernel's errno when it refuses (EBUSY: another
+    /// decompressor; EOPNOTSUPP: a kernel without the hook).
+    pub(crate) fn register() -> Result<Self, Error> {
+        // SAFETY: glue.c's table is static and names `kp_kexec_decompress`
+        // below, which is callable from any process context for as long as
+        // this module is loaded; `Drop` unregisters before the module's code
+        // goes away (it runs from the module's exit path).
+        kernel::error::to_result(unsafe { kp_kexec_hook_register() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for KexecHook {
+    fn drop(&mut self) {
+        // SAFETY: registered by `register` (the only constructor); the kernel
+        // waits for a call in progress before this returns.
+        unsafe { kp_kexec_hook_unregister() }
+    }
+}
+
+/// The callback kexec_file_load() makes with the file it read (see
+/// `struct kexec_file_decompressor` in the patched <linux/kexec.h>): 0 with
+/// a vmalloc'd image in `*out`/`*out_len`, which the kernel owns and
+/// `vfree()`s; `-ENOEXEC` for "not a format I know"; another `-errno` to
+/// fail the system call.
+///
+/// # Safety
+/// `buf` is valid for reads of `len` bytes for the duration of the call;
+/// `out` and `out_len` are valid for writes. The kernel guarantees both.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kp_kexec_decompress(
+    buf: *const core::ffi::c_void,
+    len: core::ffi::c_ulong,
+    out: *mut *mut core::ffi::c_void,
+    out_len: *mut core::ffi::c_ulong,
+) -> core::ffi::c_int {
+    if buf.is_null() || out.is_null() || out_len.is_null() {
+        return EINVAL.to_errno();
+    }
+    let Ok(len) = usize::try_from(len) else {
+        return EFBIG.to_errno();
+    };
+    // SAFETY: the caller hands us the kernel_buf it read (`len` bytes,
+    // vmalloc'd, unchanged during the call; kexec_file_load is serialised
+    // by kexec_trylock()).
+    let file = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+    match crate::kexec_hook::decompress(file) {
+        Ok(image) => {
+            let (ptr, image_len, _capacity) = image.into_raw_parts();
+            // SAFETY: `out`/`out_len` are valid for writes (checked non-null,
+            // the caller's locals). `ptr` comes from the Vmalloc allocator,
+            // so the kernel's vfree() of it is the matching free; the length
+            // is > 0 (an image is at least a header), so `ptr` is a real
+            // allocation, not a dangling one.
+            unsafe {
+                out.write(ptr.cast());
+                out_len.write(image_len as core::ffi::c_ulong);
+            }
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// Let the scheduler run something else if it wants to (`cond_resched()`):

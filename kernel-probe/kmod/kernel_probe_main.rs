@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! kernel_probe: the kernel-probe crate inside the kernel, behind a misc
-//! device. What arm64's `arch_kexec_kernel_image_probe` would do if it
-//! accepted compressed kernels, with the same verdicts as `probe-run`.
+//! device and, on a kernel with qemu/patches' hook, as kexec_file_load()'s
+//! decompressor (kexec_hook.rs): what arm64's `arch_kexec_kernel_image_probe`
+//! would do if it accepted compressed kernels, with the same verdicts as
+//! `probe-run`. `kexec_hook=0` leaves the kexec path alone.
 //!
 //! Protocol of `/dev/kernel-probe`: open it, write an image (raw Image,
 //! Image.gz or vmlinuz.efi) in writes of any size, then read one line: the
@@ -14,6 +16,7 @@
 //! Everything is freed on close.
 
 mod ffi;
+mod kexec_hook;
 
 use kernel::{
     alloc::flags::{GFP_KERNEL, __GFP_NOWARN},
@@ -30,12 +33,16 @@ module! {
     type: KernelProbeModule,
     name: "kernel_probe",
     authors: ["kernel-probe developers"],
-    description: "Probe arm64 kernel images (Image, Image.gz, EFI zboot) through /dev/kernel-probe",
+    description: "Probe arm64 kernel images through /dev/kernel-probe; decompress them for kexec_file_load",
     license: "GPL",
     params: {
         max_image_size: u64 {
             default: 268435456,
             description: "Largest decompressed image accepted, in bytes (default 256 MiB)",
+        },
+        kexec_hook: u8 {
+            default: 1,
+            description: "Register the kexec_file_load decompressor (0: /dev/kernel-probe only)",
         },
     },
 }
@@ -44,28 +51,43 @@ module! {
 /// to Linux 7.2 and `u64` from 7.3 on; [`ParamValue`] reads both, so the
 /// module builds on either.
 fn max_image_size() -> u64 {
-    module_parameters::max_image_size.value().get()
+    module_parameters::max_image_size.value().param_value()
+}
+
+/// The `kexec_hook` parameter: register the kexec_file decompressor.
+fn kexec_hook_wanted() -> bool {
+    module_parameters::kexec_hook.value().param_value() != 0
 }
 
 /// A module parameter's value, by reference (Linux <= 7.2) or by value (7.3).
 trait ParamValue {
-    fn get(self) -> u64;
+    type Value;
+    fn param_value(self) -> Self::Value;
 }
 
-impl ParamValue for u64 {
-    fn get(self) -> u64 {
-        self
-    }
+macro_rules! param_value {
+    ($($t:ty),*) => {$(
+        impl ParamValue for $t {
+            type Value = $t;
+            fn param_value(self) -> $t {
+                self
+            }
+        }
+        impl ParamValue for &$t {
+            type Value = $t;
+            fn param_value(self) -> $t {
+                *self
+            }
+        }
+    )*};
 }
-
-impl ParamValue for &u64 {
-    fn get(self) -> u64 {
-        *self
-    }
-}
+param_value!(u8, u64);
 
 #[pin_data]
 struct KernelProbeModule {
+    /// The kexec_file decompressor, when registered. Declared first, so it
+    /// is unregistered before the device goes.
+    kexec: Option<ffi::KexecHook>,
     #[pin]
     dev: ffi::OwnedMiscDevice<ProbeFile>,
 }
@@ -73,7 +95,7 @@ struct KernelProbeModule {
 impl kernel::InPlaceModule for KernelProbeModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!(
-            "kernel_probe: /dev/kernel-probe, max_image_size={}\n",
+            "/dev/kernel-probe, max_image_size={}\n",
             max_image_size()
         );
         // The rules the probe applies, as this kernel's image_load() does.
@@ -97,7 +119,7 @@ impl kernel::InPlaceModule for KernelProbeModule {
         );
         let mixed = u8::from(t.mixed_endian);
         pr_info!(
-            "kernel_probe: target endian={} mixed_endian={} granules={}{}{} page_size={}\n",
+            "target endian={} mixed_endian={} granules={}{}{} page_size={}\n",
             endian,
             mixed,
             g4,
@@ -105,7 +127,33 @@ impl kernel::InPlaceModule for KernelProbeModule {
             g64,
             t.page_size
         );
+        let kexec = if kexec_hook_wanted() {
+            match ffi::KexecHook::register() {
+                Ok(hook) => {
+                    pr_info!("kexec_file_load decompressor registered\n");
+                    Some(hook)
+                }
+                // Not fatal: /dev/kernel-probe works on any kernel.
+                Err(e) => {
+                    let why = if e == EOPNOTSUPP {
+                        ": this kernel lacks the hook"
+                    } else {
+                        ""
+                    };
+                    pr_warn!(
+                        "kexec_file_load decompressor not registered (errno {}{})\n",
+                        -e.to_errno(),
+                        why
+                    );
+                    None
+                }
+            }
+        } else {
+            pr_info!("kexec_file_load decompressor off (kexec_hook=0)\n");
+            None
+        };
         try_pin_init!(Self {
+            kexec,
             dev <- ffi::OwnedMiscDevice::register(c"kernel-probe", module),
         })
     }

@@ -35,6 +35,9 @@ check insmod ok
 [ -c "$dev" ] && check device ok || check device fail
 dmesg | grep -q 'kernel_probe: /dev/kernel-probe, max_image_size=268435456' &&
   check param-default ok || check param-default fail
+# The kexec_file decompressor (qemu/patches/0001-*) is registered by default.
+dmesg | grep -q 'kernel_probe: kexec_file_load decompressor registered' &&
+  check kexec-hook-registered ok || check kexec-hook-registered fail
 # The rules the module took from this kernel (the host probes with the same).
 echo "KP-TARGET $(dmesg | grep -o 'kernel_probe: target .*' | head -n1)"
 
