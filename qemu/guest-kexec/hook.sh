@@ -158,7 +158,8 @@ crash-small)
 exec)
   insmod_hook
   echo "KP-EXEC loading /images/$image"
-  probe-run load --no-probe --initrd "$initrd" --append "$second" --exec "/images/$image" 2>&1 | sed 's/^/  | /'
+  # Straight to the console: a pipe reader could be cut off by the reboot.
+  probe-run load --no-probe --initrd "$initrd" --append "$second" --exec "/images/$image" 2>&1
   echo "KP-EXEC-FAILED loaded=$(loaded)"
   exit 1
   ;;

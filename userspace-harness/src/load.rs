@@ -291,7 +291,13 @@ pub fn run(args: &LoadArgs) -> u8 {
         return match kexec_file_load(file.as_raw_fd(), initrd_fd, Some(&cmdline), flags) {
             Ok(()) => {
                 println!("load: OK: kexec_file_load accepted the file as it is (no probe)");
-                0
+                // The kernel took the file itself (with a decompressor hook,
+                // a compressed one): --exec boots it like any load.
+                if args.exec {
+                    reboot_kexec()
+                } else {
+                    0
+                }
             }
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(libc::EIO);
@@ -518,20 +524,26 @@ pub fn run(args: &LoadArgs) -> u8 {
         );
     }
     if args.exec {
-        println!("exec: rebooting into the new kernel");
-        // What was printed must reach a serial console before the kernel is
-        // replaced: flush, and on a terminal wait until it is transmitted.
-        let _ = io::Write::flush(&mut io::stdout());
-        // SAFETY: tcdrain on descriptor 1 (fails harmlessly if it is not a
-        // terminal); sync and reboot take no pointers.
-        unsafe {
-            libc::tcdrain(1);
-            libc::sync();
-            if libc::reboot(libc::LINUX_REBOOT_CMD_KEXEC) < 0 {
-                let e = io::Error::last_os_error();
-                println!("exec: FAILED: reboot(LINUX_REBOOT_CMD_KEXEC): {e}");
-                return 1;
-            }
+        return reboot_kexec();
+    }
+    0
+}
+
+/// `--exec`: reboot into the loaded kernel (returns only on failure).
+fn reboot_kexec() -> u8 {
+    println!("exec: rebooting into the new kernel");
+    // What was printed must reach a serial console before the kernel is
+    // replaced: flush, and on a terminal wait until it is transmitted.
+    let _ = io::Write::flush(&mut io::stdout());
+    // SAFETY: tcdrain on descriptor 1 (fails harmlessly if it is not a
+    // terminal); sync and reboot take no pointers.
+    unsafe {
+        libc::tcdrain(1);
+        libc::sync();
+        if libc::reboot(libc::LINUX_REBOOT_CMD_KEXEC) < 0 {
+            let e = io::Error::last_os_error();
+            println!("exec: FAILED: reboot(LINUX_REBOOT_CMD_KEXEC): {e}");
+            return 1;
         }
     }
     0
