@@ -221,8 +221,7 @@ pub struct Prepared {
 /// Plan the segments and build the device tree, ELF core header and
 /// purgatory. Nothing is loaded.
 pub fn prepare(req: &Request<'_>) -> Result<Prepared, ClassicError> {
-    let text = std::fs::read_to_string(req.iomem)
-        .map_err(|e| ClassicError::Io(req.iomem.display().to_string(), e))?;
+    let text = read_iomem(req.iomem)?;
     let res = iomem::parse(&text).map_err(ClassicError::Iomem)?;
     let map = MemoryMap::from_resources(&res).map_err(ClassicError::Iomem)?;
     let dtb_path = req
@@ -325,6 +324,18 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, ClassicError> {
         placed,
         bufs,
     })
+}
+
+/// `/proc/iomem`, at most what [`iomem::parse`] accepts (plus one byte, so
+/// that a longer file is refused by the parser, not cut silently).
+fn read_iomem(p: &Path) -> Result<String, ClassicError> {
+    use std::io::Read;
+    let max = (iomem::MAX_RESOURCES + 1) * (iomem::MAX_LINE + 1);
+    let mut s = String::new();
+    std::fs::File::open(p)
+        .and_then(|f| f.take(max as u64).read_to_string(&mut s))
+        .map_err(|e| ClassicError::Io(p.display().to_string(), e))?;
+    Ok(s)
 }
 
 fn read_bounded(p: &Path, max: usize) -> Result<Vec<u8>, ClassicError> {

@@ -20,7 +20,7 @@ use std::fmt;
 /// hundred; QEMU's virt board about thirty).
 pub const MAX_RESOURCES: usize = 16 * 1024;
 /// A longer line is not one `r_show()` prints (the name is short).
-const MAX_LINE: usize = 512;
+pub const MAX_LINE: usize = 512;
 
 /// A half-open physical range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
