@@ -230,12 +230,17 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, ClassicError> {
     let old_dtb = read_bounded(&dtb_path, dtb::MAX_DTB)?;
 
     let (ranges, elf) = if req.crash {
-        if map.crash.is_empty() {
+        // Both crashk_res and crashk_low_res are named "Crash kernel"
+        // (kernel/crash_reserve.c); kexec_load's sanity check wants every
+        // segment of a crash image inside crashk_res, which is the higher one
+        // when there are two (crashkernel=X,high with its ,low below 4 GiB),
+        // as kexec-tools' arm64 loader takes the last range.
+        let Some(&main) = map.crash.last() else {
             return Err(ClassicError::NoCrashRegion);
-        }
+        };
         let notes = elfcore::running_notes(req.sys).map_err(ClassicError::ElfCore)?;
         let hdr = elfcore::elfcorehdr(&notes, &map.dump_ranges()).map_err(ClassicError::ElfCore)?;
-        (map.crash.clone(), Some(hdr))
+        (vec![main], Some(hdr))
     } else {
         (map.free(), None)
     };
@@ -256,7 +261,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, ClassicError> {
     }
     if let Some(h) = &elf {
         chosen.elfcorehdr = Some((align_up(initrd_len, req.page).unwrap_or(0), h.len() as u64));
-        chosen.usable_memory = map.crash.iter().map(|r| (r.start, r.len())).collect();
+        // crashk_res first, then crashk_low_res, as of_kexec_alloc_and_setup_fdt().
+        chosen.usable_memory = map.crash.iter().rev().map(|r| (r.start, r.len())).collect();
     }
     let sized = dtb::setup_fdt(&old_dtb, &chosen).map_err(ClassicError::Dtb)?;
     let sizes = Sizes {
@@ -629,6 +635,81 @@ mod tests {
                 assert_eq!(prop("linux,elfcorehdr"), None);
             }
         }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// crashkernel=X,high with its ,low part: two "Crash kernel" ranges. The
+    /// segments go into the high one (crashk_res), and the crash kernel may
+    /// use both, the high one first.
+    #[test]
+    fn crash_high_and_low() {
+        let d = std::env::temp_dir().join(format!("kp-classic-hl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let sys = d.join("sys");
+        std::fs::create_dir_all(sys.join("kernel")).unwrap();
+        std::fs::create_dir_all(sys.join("devices/system/cpu/cpu0")).unwrap();
+        std::fs::write(sys.join("kernel/vmcoreinfo"), "0x0000000044282000 1024\n").unwrap();
+        std::fs::write(
+            sys.join("devices/system/cpu/cpu0/crash_notes"),
+            "7fdc5600\n",
+        )
+        .unwrap();
+        std::fs::write(
+            sys.join("devices/system/cpu/cpu0/crash_notes_size"),
+            "424\n",
+        )
+        .unwrap();
+        let iomem = "40000000-13fffffff : System RAM\n  \
+                     40200000-428fffff : Kernel code\n  \
+                     70000000-77ffffff : Crash kernel\n  \
+                     100000000-10fffffff : Crash kernel\n";
+        std::fs::write(d.join("iomem"), iomem).unwrap();
+        // A minimal device tree, written by vm-fdt itself.
+        let mut w = vm_fdt::FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 2).unwrap();
+        w.property_u32("#size-cells", 2).unwrap();
+        let c = w.begin_node("chosen").unwrap();
+        w.end_node(c).unwrap();
+        w.end_node(root).unwrap();
+        std::fs::write(d.join("dtb"), w.finish().unwrap()).unwrap();
+        let kernel = vec![0u8; 0x0050_0000];
+        let req = Request {
+            kernel: &kernel,
+            text_offset: 0,
+            image_size: 0x0057_0000,
+            page: 4096,
+            initrd: None,
+            cmdline: "x",
+            crash: true,
+            dtb: Some(&d.join("dtb")),
+            iomem: &d.join("iomem"),
+            sys: &sys,
+        };
+        let p = prepare(&req).unwrap();
+        for s in &p.placed {
+            assert!(
+                s.mem >= 0x1_0000_0000 && s.mem + s.memsz <= 0x1_1000_0000,
+                "{s:x?}"
+            );
+        }
+        let dtb_buf = &p.bufs.iter().find(|(_, w)| *w == "dtb").unwrap().0;
+        let fdt = fdt::Fdt::new(dtb_buf).unwrap();
+        let usable = fdt
+            .find_node("/chosen")
+            .unwrap()
+            .property("linux,usable-memory-range")
+            .unwrap()
+            .value
+            .to_vec();
+        let mut want = Vec::new();
+        for v in [0x1_0000_0000u64, 0x1000_0000, 0x7000_0000, 0x800_0000] {
+            want.extend_from_slice(&v.to_be_bytes());
+        }
+        assert_eq!(usable, want);
+        // The dump leaves out both regions: RAM below, between and above.
+        let hdr = &p.bufs.iter().find(|(_, w)| *w == "elfcorehdr").unwrap().0;
+        assert_eq!(hdr.len(), 64 + (2 + 3) * 56);
         let _ = std::fs::remove_dir_all(&d);
     }
 
