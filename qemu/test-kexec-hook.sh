@@ -168,6 +168,13 @@ result $(grep -aq 'kernel_probe: kexec_file_load decompressor off (kexec_hook=0)
   "kexec_hook=0 is logged"
 if [ -n "$flavour" ]; then
   check_line "$log" "KP-HOOK-KMEMLEAK" '^KP-HOOK-KMEMLEAK 0$' "kmemleak: nothing unreferenced after the loads and rmmod"
+  # The checkers are live (a report-free console means something), and the
+  # module itself is instrumented.
+  for live in 'KernelAddressSanitizer initialized' 'Lock dependency validator' 'kmemleak: Kernel memory leak detector initialized'; do
+    result $(grep -aq "$live" "$log" && echo 1 || echo 0) "debug kernel: '$live' on the console"
+  done
+  asan=$(llvm-nm$KP_LLVM_SUFFIX -u "$ko" | grep -c ' __asan_' || true)
+  result $([ "$asan" -gt 0 ] && echo 1 || echo 0) "the module is KASAN-instrumented ($asan __asan_* symbols)"
 fi
 check_line "$log" "KP-HOOK-LOCKDOWN" '\[integrity\]' "lockdown raised to integrity (verification forced)"
 check_line "$log" "KP-HOOK sig-signed.gz " '^KP-HOOK sig-signed.gz rc=0 errno=0 loaded=1 ' \
@@ -199,6 +206,7 @@ want exec && for img in Image.gz vmlinuz.efi debian-signed.gz own.uki.efi; do
     grep -aq "kernel_probe: kexec_file_load: ${want_format[$img]} -> Image" "$log"; then ok=1; fi
   kernel=$(grep -a "^KP-BOOTED $next" "$log" | grep -o 'kernel=[^ ]*' | tr -d '\r')
   result $ok "stock kexec_file_load + kexec of $img: the second kernel boots and prints $next ($kernel)"
+  clean_console "$log" "exec $img"
 done
 
 # --- kdump ----------------------------------------------------------------------------------------
@@ -214,6 +222,7 @@ result $(grep -aq "^KP-BOOTED $next" "$log" && echo 1 || echo 0) \
   "echo c > /proc/sysrq-trigger: the crash kernel boots and prints $next"
 check_line "$log" "KP-VMCORE" "^KP-VMCORE size=[1-9][0-9]* elf=7f454c46 type=4 phnum=[1-9][0-9]* memmark=KPMEMMARK${hex:-none}$" \
   "the crash kernel's /proc/vmcore is an ELF core with the first kernel's memory (marker KPMEMMARK$hex)"
+clean_console "$log" "kdump (the panic is sysrq's own)"
 fi
 
 echo "$passed passed, $failed failed"

@@ -104,9 +104,11 @@ loads)
   # inside the module's decompressor (the hook holds a module reference),
   # done between two loads; never a crash. Every load either succeeds (module
   # there) or gets the stock EINVAL (module gone).
+  rm -f /tmp/racer-started
   (
     i=0
     while [ $i -lt 6 ]; do
+      touch /tmp/racer-started
       probe-run load --no-probe --initrd "$initrd" --append "$second" /images/debian-signed.gz >/tmp/race-$i 2>&1
       echo "rc=$?" >>/tmp/race-$i
       probe-run load --unload >/dev/null 2>&1
@@ -117,8 +119,8 @@ loads)
   # rmmod from when the first load has started (and is soon inside the
   # module's decompressor, which takes a while for 37 MB), until it works.
   n=0
-  while ! pgrep -f 'probe-run load --no-probe' >/dev/null && [ $n -lt 500 ]; do n=$((n + 1)); usleep 10000; done
-  usleep 100000
+  while [ ! -e /tmp/racer-started ] && [ $n -lt 500 ]; do n=$((n + 1)); usleep 10000; done
+  usleep 200000
   tries=0
   while lsmod | grep -q '^kernel_probe '; do
     rmmod kernel_probe 2>/dev/null && break
