@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The build's inputs come from Debian's archive, which moves on: old series and
 # point releases leave it. This checks that what the scripts resolve is real
-# today: the newest linux-source-7.x (qemu/build-kernel.sh) and the 6.12
-# kernels (tests/fetch-debian-kernels.sh) each have a downloadable candidate,
+# today: the newest linux-source-7.x (qemu/build-kernel.sh), the 6.12 kernels
+# and the newest 7.x kernel (tests/fetch-debian-kernels.sh) each have a
+# downloadable candidate,
 # and the resolved source series is the newest 7.x the archive lists.
 # Prints what it resolved; ends with "N passed, M failed".
 set -euo pipefail
@@ -29,5 +30,11 @@ for name in unsigned signed 16k; do
   result "$([ -n "$img" ] && [ -s "$img" ] && echo 1 || echo 0)" \
     "Debian 6.12 $name kernel resolved and extracted (${img:-none})"
 done
+# Debian's newest 7.x kernel (qemu/test-classic.sh boots it as the first kernel).
+k7=$("$KP_REPO/tests/fetch-debian-kernels.sh" --series 7 2>/dev/null) || k7=
+img=$(printf '%s\n' "$k7" | awk '$1 == "7x" {print $2}')
+cfg=$(printf '%s\n' "$k7" | awk '$1 == "7x-config" {print $2}')
+result "$([ -n "$img" ] && [ -s "$img" ] && [ -n "$cfg" ] && [ -s "$cfg" ] && echo 1 || echo 0)" \
+  "Debian 7.x kernel (linux-binary + linux-base from trixie-backports) resolved and extracted (${img:-none})"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
