@@ -537,23 +537,11 @@ mod tests {
         }
     }
 
-    /// prepare() end to end on the captured guest: /proc/iomem, the running
-    /// device tree and the crash notes of Debian's 7.3 kernel.
-    #[test]
-    fn prepare_from_a_captured_guest() {
-        use std::io::Read;
-        let d = std::env::temp_dir().join(format!("kp-classic-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        let sys = d.join("sys");
-        std::fs::create_dir_all(sys.join("firmware")).unwrap();
+    /// The crash-dump files of a one-CPU guest's sysfs (vmcoreinfo and
+    /// cpu0's crash notes, as captured), under `sys`.
+    fn crash_sysfs(sys: &std::path::Path) {
         std::fs::create_dir_all(sys.join("kernel")).unwrap();
         std::fs::create_dir_all(sys.join("devices/system/cpu/cpu0")).unwrap();
-        let gz: &[u8] = include_bytes!("../testdata/fdt-qemu-virt-debian.dtb.gz");
-        let mut fdt_blob = Vec::new();
-        flate2::read::GzDecoder::new(gz)
-            .read_to_end(&mut fdt_blob)
-            .unwrap();
-        std::fs::write(sys.join("firmware/fdt"), &fdt_blob).unwrap();
         std::fs::write(sys.join("kernel/vmcoreinfo"), "0x0000000044282000 1024\n").unwrap();
         std::fs::write(
             sys.join("devices/system/cpu/cpu0/crash_notes"),
@@ -565,6 +553,24 @@ mod tests {
             "424\n",
         )
         .unwrap();
+    }
+
+    /// prepare() end to end on the captured guest: /proc/iomem, the running
+    /// device tree and the crash notes of Debian's 7.3 kernel.
+    #[test]
+    fn prepare_from_a_captured_guest() {
+        use std::io::Read;
+        let d = std::env::temp_dir().join(format!("kp-classic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let sys = d.join("sys");
+        std::fs::create_dir_all(sys.join("firmware")).unwrap();
+        let gz: &[u8] = include_bytes!("../testdata/fdt-qemu-virt-debian.dtb.gz");
+        let mut fdt_blob = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut fdt_blob)
+            .unwrap();
+        std::fs::write(sys.join("firmware/fdt"), &fdt_blob).unwrap();
+        crash_sysfs(&sys);
         std::fs::write(d.join("iomem"), DEBIAN).unwrap();
         let kernel = vec![0u8; 0x0050_0000];
         let initrd = vec![1u8; 988_096];
@@ -646,19 +652,7 @@ mod tests {
         let d = std::env::temp_dir().join(format!("kp-classic-hl-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         let sys = d.join("sys");
-        std::fs::create_dir_all(sys.join("kernel")).unwrap();
-        std::fs::create_dir_all(sys.join("devices/system/cpu/cpu0")).unwrap();
-        std::fs::write(sys.join("kernel/vmcoreinfo"), "0x0000000044282000 1024\n").unwrap();
-        std::fs::write(
-            sys.join("devices/system/cpu/cpu0/crash_notes"),
-            "7fdc5600\n",
-        )
-        .unwrap();
-        std::fs::write(
-            sys.join("devices/system/cpu/cpu0/crash_notes_size"),
-            "424\n",
-        )
-        .unwrap();
+        crash_sysfs(&sys);
         let iomem = "40000000-13fffffff : System RAM\n  \
                      40200000-428fffff : Kernel code\n  \
                      70000000-77ffffff : Crash kernel\n  \
