@@ -163,10 +163,11 @@ pub fn elfcorehdr(notes: &[Note], ram: &[Range]) -> Result<Vec<u8>, ElfCoreError
     let mut phdr = |ty: u32, flags: u32, paddr: u64, size: u64| {
         b.extend_from_slice(&ty.to_le_bytes());
         b.extend_from_slice(&flags.to_le_bytes());
-        b.extend_from_slice(&paddr.to_le_bytes()); // p_offset: the physical address
-                                                   // p_vaddr: 0. The kernel's own header puts the linear-map address
-                                                   // here; the crash kernel's /proc/vmcore does not use it, and dump
-                                                   // tools take the layout from vmcoreinfo.
+        // p_offset: the physical address.
+        b.extend_from_slice(&paddr.to_le_bytes());
+        // p_vaddr: 0. The kernel's own header puts the linear-map address
+        // here; the crash kernel's /proc/vmcore does not use it, and dump
+        // tools take the layout from vmcoreinfo.
         b.extend_from_slice(&0u64.to_le_bytes());
         b.extend_from_slice(&paddr.to_le_bytes()); // p_paddr
         b.extend_from_slice(&size.to_le_bytes()); // p_filesz
