@@ -196,6 +196,21 @@ kp_kernel_module() {
   printf '%s\n' "$work/kernel_probe.ko"
 }
 
+# The test corpus (tests/src/corpus.rs) made from IMAGE by make-corpus (built by
+# the caller: cargo build -p kernel-probe-tests), cached by the image's and
+# corpus.rs's hashes; prints its directory.
+kp_corpus() {
+  local image=$1 key corpus
+  key=$( (sha256sum <"$image"; sha256sum <"$KP_REPO/tests/src/corpus.rs") | sha256sum | cut -c1-16)
+  corpus=$KP_CACHE/module-test/corpus-$key
+  if [ ! -s "$corpus/cases.tsv" ]; then
+    rm -rf "$corpus.tmp"
+    "$KP_REPO/target/release/make-corpus" "$image" "$corpus.tmp" >&2
+    mv "$corpus.tmp" "$corpus"
+  fi
+  printf '%s\n' "$corpus"
+}
+
 # Path of a guest initramfs; arguments as qemu/initramfs.sh (--add HOST:/GUEST ...).
 kp_initramfs() { "$KP_REPO/qemu/initramfs.sh" "$@"; }
 

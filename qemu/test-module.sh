@@ -40,13 +40,7 @@ probe_run=${PROBE_RUN:-$KP_REPO/target/release/probe-run}
 # The corpus is made from the normal kernel's Image for every flavour (same cases).
 image=$kdir/Image
 [ -z "$flavour" ] || image=$(KP_KERNEL_FLAVOUR='' qemu/build-kernel.sh)/Image
-key=$( (sha256sum <"$image"; sha256sum <tests/src/corpus.rs) | sha256sum | cut -c1-16)
-corpus=$KP_CACHE/module-test/corpus-$key
-if [ ! -s "$corpus/cases.tsv" ]; then
-  rm -rf "$corpus.tmp"
-  target/release/make-corpus "$image" "$corpus.tmp" >&2
-  mv "$corpus.tmp" "$corpus"
-fi
+corpus=$(kp_corpus "$image")
 
 # Signed images for the Authenticode parity: Debian's signed kernel, and the
 # same with one byte changed inside a section (the digest must then differ).

@@ -514,7 +514,15 @@ pub fn run(args: &LoadArgs) -> u8 {
     }
     if let Some(because) = classic_because {
         println!("load: syscall kexec_load ({because})");
-        let status = load_classic(args, &report, &kernel_fd, initrd.as_ref(), &cmdline, needed);
+        let status = load_classic(
+            args,
+            &report,
+            &kernel_fd,
+            initrd.as_ref(),
+            &cmdline,
+            needed,
+            opts.target.page_size,
+        );
         if status != 0 {
             return status;
         }
@@ -558,6 +566,7 @@ fn load_classic(
     initrd: Option<&File>,
     cmdline: &CString,
     needed: u64,
+    page_size: u64,
 ) -> u8 {
     let kfile = match kernel_fd.try_clone() {
         Ok(f) => File::from(f),
@@ -594,14 +603,12 @@ fn load_classic(
         }
         _ => None,
     };
-    // SAFETY: sysconf has no preconditions.
-    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     let cmdline = cmdline.to_string_lossy();
     let req = classic::Request {
         kernel,
         text_offset: report.header.text_offset,
         image_size: report.header.image_size,
-        page,
+        page: page_size,
         initrd: imap.as_deref(),
         cmdline: &cmdline,
         crash: args.crash,
